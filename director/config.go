@@ -33,10 +33,10 @@ type Global struct {
 
 // Virtual is one virtual= / virtual6= block.
 type Virtual struct {
-	Line    int             // line of the virtual= directive
-	Service ipvs.Service    // key + scheduler, persistence flags/timeout/netmask
-	Reals   []*Real         // in file order, ranges expanded
-	Check   Check           // how its reals are checked
+	Line    int          // line of the virtual= directive
+	Service ipvs.Service // key + scheduler, persistence flags/timeout/netmask
+	Reals   []*Real      // in file order, ranges expanded
+	Check   Check        // how its reals are checked
 	// Fallback is the virtual's own fallback, else the global one of its
 	// family, with the port defaulted to the virtual's; nil when none.
 	Fallback        *ipvs.Destination
@@ -71,22 +71,22 @@ type Real struct {
 // Check is the effective check of a virtual: timeouts resolved through
 // ldirectord's chains, defaults applied.
 type Check struct {
-	Type      string // connect, negotiate, ping, off, on, external, external-perl, combined
-	CombinedN int    // checktype=N: negotiate every N connects
-	Service   string // http, https, ..., none
-	Request   string // with the leading "/" added as ldirectord does
-	Receive   string
-	ReceiveRE *regexp.Regexp // nil when Receive is empty
-	HTTPMethod  string // GET or HEAD
-	VirtualHost string
-	Port        uint16 // checkport; 0 = the real's port
+	Type                            string // connect, negotiate, ping, off, on, external, external-perl, combined
+	CombinedN                       int    // checktype=N: negotiate every N connects
+	Service                         string // http, https, ..., none
+	Request                         string // with the leading "/" added as ldirectord does
+	Receive                         string
+	ReceiveRE                       *regexp.Regexp // nil when Receive is empty
+	HTTPMethod                      string         // GET or HEAD
+	VirtualHost                     string
+	Port                            uint16 // checkport; 0 = the real's port
 	Login, Passwd, Database, Secret string
-	Command     string // checkcommand for external / external-perl
-	Timeout          time.Duration // checktimeout (connect, ping, external)
-	NegotiateTimeout time.Duration
-	Interval         time.Duration
-	Count            int // checkcount: ICMP attempts
-	FailureCount     int // consecutive failures before a real goes down
+	Command                         string        // checkcommand for external / external-perl
+	Timeout                         time.Duration // checktimeout (connect, ping, external)
+	NegotiateTimeout                time.Duration
+	Interval                        time.Duration
+	Count                           int // checkcount: ICMP attempts
+	FailureCount                    int // consecutive failures before a real goes down
 }
 
 // Error is a configuration error at a line of a file.
