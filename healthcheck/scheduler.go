@@ -1,0 +1,314 @@
+package healthcheck
+
+import (
+	"container/heap"
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Check is a check to schedule with the state its real starts in (ldirectord
+// takes a real that is already in the kernel with weight > 0 as up).
+type Check struct {
+	Spec Spec
+	Up   bool
+}
+
+// Event reports a real's transition (Up changed) or, with Soft set, a
+// failure that failurecount still absorbs.
+type Event struct {
+	ID    string
+	Up    bool
+	Soft  bool
+	Fails int // consecutive failures so far
+	Err   error
+}
+
+// State is the scheduler's view of one check.
+type State struct {
+	Spec      Spec
+	Up        bool
+	Fails     int
+	LastErr   error
+	LastCheck time.Time
+	Duration  time.Duration
+}
+
+// Stats are totals since the scheduler started.
+type Stats struct {
+	Runs     uint64
+	Lateness []time.Duration // recent start lateness samples (ring of up to 4096)
+}
+
+// Scheduler runs every check every Spec.Interval, each on its own clock, so
+// that a slow or hung real server delays nobody else. At most Concurrency
+// checks are in flight; a check never overlaps itself.
+type Scheduler struct {
+	concurrency int
+	log         *slog.Logger
+	now         func() time.Time
+	build       func(Spec) (Checker, error)
+
+	setCh  chan map[string]Check
+	events chan Event
+
+	mu     sync.Mutex
+	states map[string]State
+	runs   uint64
+	late   []time.Duration
+	lateAt int
+}
+
+// NewScheduler returns a scheduler; Run starts it.
+func NewScheduler(concurrency int, log *slog.Logger) *Scheduler {
+	if concurrency <= 0 {
+		concurrency = 256
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Scheduler{
+		concurrency: concurrency,
+		log:         log,
+		now:         time.Now,
+		build:       New,
+		setCh:       make(chan map[string]Check),
+		events:      make(chan Event, 1024),
+		states:      map[string]State{},
+	}
+}
+
+// Events delivers transitions; the consumer must keep reading while Run runs.
+func (s *Scheduler) Events() <-chan Event { return s.events }
+
+// Set replaces the set of checks. Checks whose ID is kept keep their state
+// (a reload does not reset health); new ones start in their given state.
+func (s *Scheduler) Set(ctx context.Context, checks map[string]Check) {
+	select {
+	case s.setCh <- checks:
+	case <-ctx.Done():
+	}
+}
+
+// States returns a snapshot of every check's state.
+func (s *Scheduler) States() map[string]State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]State, len(s.states))
+	for k, v := range s.states {
+		out[k] = v
+	}
+	return out
+}
+
+// Stats returns run totals and recent lateness samples.
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Stats{Runs: s.runs, Lateness: append([]time.Duration(nil), s.late...)}
+}
+
+type entry struct {
+	id      string
+	spec    Spec
+	checker Checker
+	due     time.Time
+	up      bool
+	fails   int
+	running bool
+	removed bool
+	index   int
+}
+
+type dueHeap []*entry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *dueHeap) Push(x any)        { e := x.(*entry); e.index = len(*h); *h = append(*h, e) }
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	*h = old[:len(old)-1]
+	e.index = -1
+	return e
+}
+
+type result struct {
+	e       *entry
+	err     error
+	started time.Time
+	took    time.Duration
+}
+
+// Run schedules checks until ctx is done, then waits for the checks in
+// flight (their contexts are cancelled) and returns.
+func (s *Scheduler) Run(ctx context.Context) {
+	entries := map[string]*entry{}
+	var due dueHeap
+	done := make(chan result)
+	var wg sync.WaitGroup
+	inflight := 0
+	var pending []Event
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	defer wg.Wait()
+
+	for {
+		now := s.now()
+		for inflight < s.concurrency && len(due) > 0 && !due[0].due.After(now) {
+			e := heap.Pop(&due).(*entry)
+			if e.removed {
+				continue
+			}
+			e.running = true
+			inflight++
+			s.noteStart(now.Sub(e.due))
+			wg.Add(1)
+			// The goroutine gets its own copies: apply may swap e's
+			// checker and spec while it runs.
+			go func(e *entry, c Checker, timeout time.Duration, started time.Time) {
+				defer wg.Done()
+				cctx, cancel := context.WithTimeout(ctx, timeout)
+				err := c.Check(cctx)
+				cancel()
+				select {
+				case done <- result{e: e, err: err, started: started, took: s.now().Sub(started)}:
+				case <-ctx.Done():
+				}
+			}(e, e.checker, e.spec.deadline(), now)
+		}
+		var timerC <-chan time.Time
+		if inflight < s.concurrency && len(due) > 0 {
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+			timer.Reset(due[0].due.Sub(now))
+			timerC = timer.C
+		}
+		var out chan Event
+		var next Event
+		if len(pending) > 0 {
+			out, next = s.events, pending[0]
+		}
+
+		select {
+		case <-ctx.Done():
+			return
+		case <-timerC:
+		case out <- next:
+			pending = pending[1:]
+		case checks := <-s.setCh:
+			s.apply(checks, entries, &due, now)
+		case r := <-done:
+			inflight--
+			e := r.e
+			e.running = false
+			if e.removed {
+				continue
+			}
+			if ev, ok := s.judge(e, r.err); ok {
+				pending = append(pending, ev)
+			}
+			s.record(e, r)
+			e.due = r.started.Add(e.spec.Interval)
+			if now := s.now(); e.due.Before(now) {
+				e.due = now
+			}
+			heap.Push(&due, e)
+		}
+	}
+}
+
+// judge applies ldirectord's up/down rules: one success brings a real up
+// and resets its failures; failurecount consecutive failures take it down.
+func (s *Scheduler) judge(e *entry, err error) (Event, bool) {
+	if err == nil {
+		if e.fails > 0 && e.up {
+			s.log.Info("Resetting soft failure count", "check", e.id)
+		}
+		e.fails = 0
+		if !e.up {
+			e.up = true
+			return Event{ID: e.id, Up: true}, true
+		}
+		return Event{}, false
+	}
+	if !e.up {
+		return Event{}, false
+	}
+	e.fails++
+	if e.fails < max(e.spec.FailureCount, 1) {
+		return Event{ID: e.id, Up: true, Soft: true, Fails: e.fails, Err: err}, true
+	}
+	e.up = false
+	return Event{ID: e.id, Up: false, Fails: e.fails, Err: err}, true
+}
+
+func (s *Scheduler) apply(checks map[string]Check, entries map[string]*entry, due *dueHeap, now time.Time) {
+	for id, e := range entries {
+		if _, ok := checks[id]; !ok {
+			e.removed = true
+			if e.index >= 0 && e.index < len(*due) && (*due)[e.index] == e {
+				heap.Remove(due, e.index)
+			}
+			delete(entries, id)
+		}
+	}
+	// New checks start spread over at most a second (or their interval,
+	// if shorter) instead of all at once.
+	var fresh []*entry
+	for id, c := range checks {
+		checker, err := s.build(c.Spec)
+		if err != nil {
+			s.log.Error("cannot build check", "check", id, "err", err)
+			continue
+		}
+		if e, ok := entries[id]; ok {
+			e.spec, e.checker = c.Spec, checker
+			continue
+		}
+		e := &entry{id: id, spec: c.Spec, checker: checker, up: c.Up, index: -1}
+		entries[id] = e
+		fresh = append(fresh, e)
+	}
+	for i, e := range fresh {
+		window := min(e.spec.Interval, time.Second)
+		e.due = now.Add(window * time.Duration(i) / time.Duration(len(fresh)))
+		heap.Push(due, e)
+	}
+	s.mu.Lock()
+	for id := range s.states {
+		if _, ok := entries[id]; !ok {
+			delete(s.states, id)
+		}
+	}
+	for id, e := range entries {
+		st := s.states[id]
+		st.Spec, st.Up, st.Fails = e.spec, e.up, e.fails
+		s.states[id] = st
+	}
+	s.mu.Unlock()
+}
+
+func (s *Scheduler) record(e *entry, r result) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.runs++
+	s.states[e.id] = State{Spec: e.spec, Up: e.up, Fails: e.fails, LastErr: r.err, LastCheck: r.started, Duration: r.took}
+}
+
+func (s *Scheduler) noteStart(late time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.late) < 4096 {
+		s.late = append(s.late, late)
+	} else {
+		s.late[s.lateAt] = late
+		s.lateAt = (s.lateAt + 1) % len(s.late)
+	}
+}
