@@ -1,0 +1,461 @@
+package director
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os/exec"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lvsdirector/director/healthcheck"
+	"github.com/lvsdirector/director/ipvs"
+)
+
+// Options tune a Director; zero values are sensible.
+type Options struct {
+	Log *slog.Logger
+	// Resync is how often the kernel table is re-read to repair drift
+	// (someone ran ipvsadm, a failed op). Default 30 s.
+	Resync time.Duration
+	// Concurrency bounds checks in flight. Default 256.
+	Concurrency int
+	// RunCommand runs a fallbackcommand line through the shell; nil uses
+	// sh -c with a 30 s limit. Tests replace it.
+	RunCommand func(ctx context.Context, line string) error
+}
+
+// Director keeps the kernel's IPVS table equal to what the configuration
+// and the health of the real servers call for. Run owns the table: it is
+// the only writer.
+type Director struct {
+	opts  Options
+	log   *slog.Logger
+	table ipvs.Table
+	sched *healthcheck.Scheduler
+
+	reloads chan reloadReq
+
+	mu      sync.Mutex // guards what Snapshot reads
+	cfg     *Config
+	checkOf map[*Real]string // real → check id
+	health  map[string]bool  // check id → up
+	have    map[ipvs.ServiceKey]ipvs.State
+	fbOn    map[string]bool   // virtual id → fallbackcommand state (true = started)
+	remove  []ipvs.ServiceKey // virtuals dropped by a reload, deleted at the next reconcile
+}
+
+type reloadReq struct {
+	cfg  *Config
+	done chan error
+}
+
+// New returns a director for cfg on table. Nothing happens until Run.
+func New(cfg *Config, table ipvs.Table, opts Options) *Director {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Resync <= 0 {
+		opts.Resync = 30 * time.Second
+	}
+	if opts.RunCommand == nil {
+		opts.RunCommand = shell
+	}
+	return &Director{
+		opts:    opts,
+		log:     opts.Log,
+		table:   table,
+		sched:   healthcheck.NewScheduler(opts.Concurrency, opts.Log),
+		reloads: make(chan reloadReq),
+		cfg:     cfg,
+		fbOn:    map[string]bool{},
+		health:  map[string]bool{},
+	}
+}
+
+func shell(ctx context.Context, line string) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "/bin/sh", "-c", line).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w: %s", err, out)
+	}
+	return nil
+}
+
+// Run programs the table, checks the reals and keeps the table right until
+// ctx is cancelled; then it stops the checks and, for virtuals with
+// cleanstop, removes them from the table. An error before the first
+// programming (no IPVS, unreadable table) is returned at once.
+func (d *Director) Run(ctx context.Context) error {
+	if err := d.start(ctx); err != nil {
+		return err
+	}
+	schedCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
+	schedDone := make(chan struct{})
+	go func() { d.sched.Run(schedCtx); close(schedDone) }()
+	defer func() { stopChecks(); <-schedDone }()
+	d.sched.Set(ctx, d.specs())
+
+	resync := time.NewTicker(d.opts.Resync)
+	defer resync.Stop()
+	retry := time.NewTimer(time.Hour)
+	retry.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			stopChecks()
+			<-schedDone
+			d.cleanStop(context.WithoutCancel(ctx))
+			return nil
+		case ev := <-d.sched.Events():
+			changed := d.event(ev)
+			// Drain what else is ready so that a burst (all reals coming
+			// up at start) is one batch for the kernel.
+			for drained := 0; drained < 100000; drained++ {
+				select {
+				case ev := <-d.sched.Events():
+					changed = d.event(ev) || changed
+					continue
+				default:
+				}
+				break
+			}
+			if changed && d.reconcile(ctx, false) != nil {
+				retry.Reset(time.Second)
+			}
+		case req := <-d.reloads:
+			req.done <- d.reload(ctx, req.cfg)
+		case <-resync.C:
+			if d.resync(ctx) != nil {
+				retry.Reset(time.Second)
+			}
+		case <-retry.C:
+			if d.resync(ctx) != nil {
+				retry.Reset(5 * time.Second)
+			}
+		}
+	}
+}
+
+// Reload switches to cfg: added virtuals appear, removed ones go, kept
+// reals keep their health. It returns once the table is programmed.
+func (d *Director) Reload(ctx context.Context, cfg *Config) error {
+	req := reloadReq{cfg: cfg, done: make(chan error, 1)}
+	select {
+	case d.reloads <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-req.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Config returns the configuration in force.
+func (d *Director) Config() *Config {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg
+}
+
+func (d *Director) managed(cfg *Config) map[ipvs.ServiceKey]bool {
+	m := make(map[ipvs.ServiceKey]bool, len(cfg.Virtuals))
+	for _, v := range cfg.Virtuals {
+		m[v.Service.ServiceKey] = true
+	}
+	return m
+}
+
+// start reads what the kernel holds for our virtuals, takes reals that are
+// in with weight > 0 as up (so a restart does not disturb a serving farm),
+// and programs the table.
+func (d *Director) start(ctx context.Context) error {
+	m := d.managed(d.cfg)
+	have, err := ipvs.Read(ctx, d.table, func(k ipvs.ServiceKey) bool { return m[k] })
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.have = have
+	d.checkOf = checkIDs(d.cfg)
+	d.seedHealth(d.cfg)
+	d.mu.Unlock()
+	return d.reconcile(ctx, true)
+}
+
+// seedHealth gives every check id not yet known its initial state.
+func (d *Director) seedHealth(cfg *Config) {
+	for _, v := range cfg.Virtuals {
+		inKernel := map[ipvs.DestKey]int32{}
+		for _, dst := range d.have[v.Service.ServiceKey].Dests {
+			inKernel[dst.DestKey] = dst.Weight
+		}
+		for _, r := range v.Reals {
+			id := d.checkOf[r]
+			if _, known := d.health[id]; known {
+				continue
+			}
+			switch v.Check.Type {
+			case "on":
+				d.health[id] = true
+			case "off":
+				d.health[id] = false
+			default:
+				w, ok := inKernel[r.Dest.DestKey]
+				d.health[id] = ok && w > 0
+			}
+		}
+	}
+}
+
+func (d *Director) up(_ *Virtual, r *Real) bool { return d.health[d.checkOf[r]] }
+
+// event records a check result; it reports whether health changed.
+func (d *Director) event(ev healthcheck.Event) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ev.Soft {
+		d.log.Info(fmt.Sprintf("Soft failure of real server %s: failure %d: %v", d.realsOf(ev.ID), ev.Fails, ev.Err))
+		return false
+	}
+	if was, ok := d.health[ev.ID]; ok && was == ev.Up {
+		return false
+	}
+	d.health[ev.ID] = ev.Up
+	if !ev.Up {
+		d.log.Info(fmt.Sprintf("Real server %s is down: %v", d.realsOf(ev.ID), ev.Err))
+	}
+	return true
+}
+
+func (d *Director) realsOf(id string) string {
+	for _, v := range d.cfg.Virtuals {
+		for _, r := range v.Reals {
+			if d.checkOf[r] == id {
+				return fmt.Sprintf("%s (%s)", r.Dest.DestKey, vipString(v))
+			}
+		}
+	}
+	return id
+}
+
+func vipString(v *Virtual) string {
+	k := v.Service.ServiceKey
+	if k.FWMark != 0 {
+		return strconv.FormatUint(uint64(k.FWMark), 10)
+	}
+	return fmt.Sprintf("%s:%d", k.Addr, k.Port)
+}
+
+// reconcile brings the kernel to the desired table using the cached view,
+// then runs fallbackcommand for virtuals whose "any real up" changed.
+func (d *Director) reconcile(ctx context.Context, initial bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	want := Desired(d.cfg, d.up, initial || d.cfg.Global.ReaddQuiescent)
+	ops := ipvs.Diff(want, d.have, d.remove)
+	var err error
+	if len(ops) > 0 {
+		t0 := time.Now()
+		err = d.table.Apply(ctx, ops)
+		ipvs.Commit(d.have, ops, err)
+		d.logOps(ops, err)
+		d.log.Debug("ipvs apply", "ops", len(ops), "took", time.Since(t0))
+	}
+	d.remove = nil
+	d.fallbackCommands(ctx)
+	if err != nil {
+		d.log.Error("ipvs: some changes failed; will re-read the table", "err", err)
+	}
+	return err
+}
+
+// resync re-reads our virtuals from the kernel and repairs drift. A dump
+// much smaller than the cache is read again before it is believed: kernel
+// dumps are not atomic.
+func (d *Director) resync(ctx context.Context) error {
+	m := d.managed(d.Config())
+	keep := func(k ipvs.ServiceKey) bool { return m[k] }
+	have, err := ipvs.Read(ctx, d.table, keep)
+	if err == nil && dests(have) < dests(d.snapshotHave())/2 {
+		have, err = ipvs.Read(ctx, d.table, keep)
+	}
+	if err != nil {
+		d.log.Error("ipvs: cannot read the table", "err", err)
+		return err
+	}
+	d.mu.Lock()
+	d.have = have
+	d.mu.Unlock()
+	return d.reconcile(ctx, false)
+}
+
+func (d *Director) snapshotHave() map[ipvs.ServiceKey]ipvs.State {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.have
+}
+
+func dests(m map[ipvs.ServiceKey]ipvs.State) int {
+	n := 0
+	for _, s := range m {
+		n += len(s.Dests)
+	}
+	return n
+}
+
+func (d *Director) reload(ctx context.Context, cfg *Config) error {
+	d.mu.Lock()
+	old := d.cfg
+	nm := d.managed(cfg)
+	for _, v := range old.Virtuals {
+		if !nm[v.Service.ServiceKey] {
+			d.remove = append(d.remove, v.Service.ServiceKey)
+			delete(d.fbOn, v.ID())
+		}
+	}
+	d.mu.Unlock()
+	// Virtuals new to us may already be in the kernel (we never delete
+	// what we do not manage, but we adopt what we are told to manage).
+	fresh := map[ipvs.ServiceKey]bool{}
+	om := d.managed(old)
+	for k := range nm {
+		if !om[k] {
+			fresh[k] = true
+		}
+	}
+	add, err := ipvs.Read(ctx, d.table, func(k ipvs.ServiceKey) bool { return fresh[k] })
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	for k, s := range add {
+		d.have[k] = s
+	}
+	d.cfg = cfg
+	d.checkOf = checkIDs(cfg)
+	live := map[string]bool{}
+	for _, id := range d.checkOf {
+		live[id] = true
+	}
+	for id := range d.health {
+		if !live[id] {
+			delete(d.health, id)
+		}
+	}
+	d.seedHealth(cfg)
+	d.mu.Unlock()
+	d.sched.Set(ctx, d.specs())
+	return d.reconcile(ctx, true)
+}
+
+// cleanStop removes the virtuals whose cleanstop is yes.
+func (d *Director) cleanStop(ctx context.Context) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var ops []ipvs.Op
+	for _, v := range d.cfg.Virtuals {
+		if _, ok := d.have[v.Service.ServiceKey]; ok && v.CleanStop {
+			ops = append(ops, ipvs.Op{Kind: ipvs.DeleteService, Service: v.Service})
+		}
+	}
+	if len(ops) == 0 {
+		return
+	}
+	err := d.table.Apply(ctx, ops)
+	ipvs.Commit(d.have, ops, err)
+	d.logOps(ops, err)
+	if err != nil {
+		d.log.Error("cleanstop: some virtuals could not be removed", "err", err)
+	}
+}
+
+func (d *Director) fallbackCommands(ctx context.Context) {
+	for _, v := range d.cfg.Virtuals {
+		if v.FallbackCommand == "" {
+			continue
+		}
+		on := !AnyUp(v, d.up)
+		if was, known := d.fbOn[v.ID()]; known && was == on {
+			continue
+		}
+		d.fbOn[v.ID()] = on
+		verb := "stop"
+		if on {
+			verb = "start"
+		}
+		proto := v.Service.Protocol.String()
+		line := fmt.Sprintf("%s %s %s:%d %s", v.FallbackCommand, verb, vipAddr(v), v.Service.Port, proto)
+		if err := d.opts.RunCommand(ctx, line); err != nil {
+			d.log.Error("fallbackcommand failed", "command", line, "err", err)
+		} else {
+			d.log.Info("Ran fallbackcommand: " + line)
+		}
+	}
+}
+
+func vipAddr(v *Virtual) string {
+	if v.Service.FWMark != 0 {
+		return strconv.FormatUint(uint64(v.Service.FWMark), 10)
+	}
+	return v.Service.Addr.String()
+}
+
+// logOps logs applied changes in ldirectord's words.
+func (d *Director) logOps(ops []ipvs.Op, err error) {
+	failed := map[string]bool{}
+	var ae *ipvs.ApplyError
+	if errors.As(err, &ae) {
+		for _, f := range ae.Failed {
+			failed[f.Op.String()] = true
+			d.log.Error("ipvs op failed", "op", f.Op.String(), "err", f.Err)
+		}
+	}
+	for _, op := range ops {
+		if failed[op.String()] {
+			continue
+		}
+		v := d.virtualOf(op.Service.ServiceKey)
+		vs := op.Service.ServiceKey.String()
+		if v != nil {
+			vs = vipString(v)
+		}
+		kind := "real"
+		if v != nil && v.Fallback != nil && v.Fallback.DestKey == op.Dest.DestKey {
+			kind = "fallback"
+		}
+		switch op.Kind {
+		case ipvs.AddService:
+			d.log.Info("Added virtual server: " + op.Service.ServiceKey.String())
+		case ipvs.UpdateService:
+			d.log.Info("Updated virtual server: " + op.Service.ServiceKey.String())
+		case ipvs.DeleteService:
+			d.log.Info("Removed virtual server: " + op.Service.ServiceKey.String())
+		case ipvs.AddDest:
+			d.log.Info(fmt.Sprintf("Added %s server: %s (%s) (Weight set to %d)", kind, op.Dest.DestKey, vs, op.Dest.Weight))
+		case ipvs.UpdateDest:
+			if op.Dest.Weight == 0 {
+				d.log.Info(fmt.Sprintf("Quiescent %s server: %s (%s) (Weight set to 0)", kind, op.Dest.DestKey, vs))
+			} else {
+				d.log.Info(fmt.Sprintf("Restored %s server: %s (%s) (Weight set to %d)", kind, op.Dest.DestKey, vs, op.Dest.Weight))
+			}
+		case ipvs.DeleteDest:
+			d.log.Info(fmt.Sprintf("Deleted %s server: %s (%s)", kind, op.Dest.DestKey, vs))
+		}
+	}
+}
+
+func (d *Director) virtualOf(k ipvs.ServiceKey) *Virtual {
+	for _, v := range d.cfg.Virtuals {
+		if v.Service.ServiceKey == k {
+			return v
+		}
+	}
+	return nil
+}
