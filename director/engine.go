@@ -25,6 +25,8 @@ type Options struct {
 	// RunCommand runs a fallbackcommand line through the shell; nil uses
 	// sh -c with a 30 s limit. Tests replace it.
 	RunCommand func(ctx context.Context, line string) error
+	// Ready is called once the table has first been programmed.
+	Ready func()
 }
 
 // Director keeps the kernel's IPVS table equal to what the configuration
@@ -90,8 +92,12 @@ func shell(ctx context.Context, line string) error {
 // cleanstop, removes them from the table. An error before the first
 // programming (no IPVS, unreadable table) is returned at once.
 func (d *Director) Run(ctx context.Context) error {
-	if err := d.start(ctx); err != nil {
+	applyErr, err := d.start(ctx)
+	if err != nil {
 		return err
+	}
+	if d.opts.Ready != nil {
+		d.opts.Ready()
 	}
 	schedCtx, stopChecks := context.WithCancel(context.WithoutCancel(ctx))
 	schedDone := make(chan struct{})
@@ -101,8 +107,10 @@ func (d *Director) Run(ctx context.Context) error {
 
 	resync := time.NewTicker(d.opts.Resync)
 	defer resync.Stop()
-	retry := time.NewTimer(time.Hour)
-	retry.Stop()
+	retry := time.NewTimer(time.Second)
+	if applyErr == nil {
+		retry.Stop()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,19 +182,20 @@ func (d *Director) managed(cfg *Config) map[ipvs.ServiceKey]bool {
 
 // start reads what the kernel holds for our virtuals, takes reals that are
 // in with weight > 0 as up (so a restart does not disturb a serving farm),
-// and programs the table.
-func (d *Director) start(ctx context.Context) error {
+// and programs the table. Only a table it cannot read is fatal; ops the
+// kernel refused are retried.
+func (d *Director) start(ctx context.Context) (applyErr, err error) {
 	m := d.managed(d.cfg)
 	have, err := ipvs.Read(ctx, d.table, func(k ipvs.ServiceKey) bool { return m[k] })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	d.mu.Lock()
 	d.have = have
 	d.checkOf = checkIDs(d.cfg)
 	d.seedHealth(d.cfg)
 	d.mu.Unlock()
-	return d.reconcile(ctx, true)
+	return d.reconcile(ctx, true), nil
 }
 
 // seedHealth gives every check id not yet known its initial state.

@@ -179,8 +179,11 @@ type Destination struct {
 }
 
 // SameSettings reports whether two destinations need no update to match.
+// The kernel turns any method into Local for an address of the director
+// itself, so Local matches every method.
 func (d Destination) SameSettings(o Destination) bool {
-	return d.Fwd == o.Fwd && d.Weight == o.Weight && d.UThreshold == o.UThreshold && d.LThreshold == o.LThreshold
+	sameFwd := d.Fwd == o.Fwd || d.Fwd == Local || o.Fwd == Local
+	return sameFwd && d.Weight == o.Weight && d.UThreshold == o.UThreshold && d.LThreshold == o.LThreshold
 }
 
 // Stats are the kernel's counters for a service or destination.

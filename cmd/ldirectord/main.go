@@ -1,0 +1,217 @@
+// Command ldirectord is a drop-in replacement for ldirectord 4.12: the same
+// command line, config lookup, pid file, exit codes and log format, driving
+// the kernel's IPVS table directly instead of through ipvsadm.
+//
+//	ldirectord [-d] [configfile] start|stop|restart|try-restart|reload|force-reload|status
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lvsdirector/director/director"
+)
+
+const version = "ldirectord (lvsdirector) 0.1"
+
+// Exit codes, as ldirectord's.
+const (
+	exitOK       = 0
+	exitFail     = 1
+	exitConfig   = 2
+	exitStopped  = 3
+	exitUsage    = 255
+	childEnv     = "LDIRECTORD_DAEMON_CHILD"
+	usageMessage = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -v|--version\n"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+type invocation struct {
+	debug   bool
+	config  string // as given (or "ldirectord.cf")
+	cfgName string // for the pid file and log prefix
+	cmd     string
+	path    string // where the config was found
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	inv := invocation{}
+	var pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if len(pos) > 0 { // require_order: options stop at the first operand
+			pos = append(pos, a)
+			continue
+		}
+		switch a {
+		case "-d", "--debug":
+			inv.debug = true
+		case "-v", "--version":
+			fmt.Fprintln(stdout, version)
+			return exitOK
+		case "-h", "-?", "--help":
+			fmt.Fprint(stdout, usageMessage)
+			return exitOK
+		case "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		default:
+			if strings.HasPrefix(a, "-") && a != "-" {
+				fmt.Fprintf(stderr, "Unknown option: %s\n%s", strings.TrimLeft(a, "-"), usageMessage)
+				return exitUsage
+			}
+			pos = append(pos, a)
+		}
+	}
+	switch len(pos) {
+	case 1:
+		inv.config, inv.cfgName, inv.cmd = "ldirectord.cf", "ldirectord", pos[0]
+	case 2:
+		inv.config, inv.cfgName, inv.cmd = pos[0], filepath.Base(pos[0]), pos[1]
+	default:
+		fmt.Fprint(stderr, usageMessage)
+		return exitUsage
+	}
+	switch inv.cmd {
+	case "start", "stop", "restart", "try-restart", "reload", "force-reload", "status":
+	default:
+		fmt.Fprintf(stderr, "Unknown command: %s\n%s", inv.cmd, usageMessage)
+		return exitUsage
+	}
+	inv.path = findConfig(inv.config)
+	if inv.path == "" {
+		fmt.Fprintf(stderr, "Config file %s not found\n", inv.config)
+		return exitFail
+	}
+	// As ldirectord: the file is parsed before any command, so a broken
+	// file is reported by status/stop/reload too (exit 2). Unlike
+	// ldirectord, the pid file of a running instance is left alone.
+	cfg, err := director.ParseFile(inv.path, director.ParseOptions{})
+	if err != nil {
+		fmt.Fprintln(stderr, director.ErrorLine(err))
+		return exitConfig
+	}
+	if os.Getenv(childEnv) != "" {
+		return serveDaemon(inv, cfg)
+	}
+	switch inv.cmd {
+	case "start":
+		return start(inv, cfg, stdout, stderr)
+	case "stop":
+		return stop(inv, stdout, stderr)
+	case "restart", "try-restart":
+		if pid := runningPID(inv); pid > 0 {
+			if rc := stop(inv, stdout, stderr); rc != exitOK {
+				return rc
+			}
+		} else if inv.cmd == "try-restart" {
+			return exitOK
+		}
+		return start(inv, cfg, stdout, stderr)
+	case "reload", "force-reload":
+		pid := runningPID(inv)
+		if pid <= 0 {
+			fmt.Fprintf(stderr, "ldirectord is not running for %s\n", inv.path)
+			return exitFail
+		}
+		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+			fmt.Fprintf(stderr, "reload: %v\n", err)
+			return exitFail
+		}
+		return exitOK
+	case "status":
+		return status(inv, cfg, stdout, stderr)
+	}
+	return exitUsage
+}
+
+// findConfig looks in /etc/ha.d, then /etc/ha.d/conf, then the path itself.
+func findConfig(name string) string {
+	dir := os.Getenv("LDIRECTORD_CONFDIR") // tests only
+	if dir == "" {
+		dir = "/etc/ha.d"
+	}
+	for _, p := range []string{filepath.Join(dir, name), filepath.Join(dir, "conf", name), name} {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+func pidFile(inv invocation) string {
+	dir := os.Getenv("LDIRECTORD_RUNDIR") // tests only
+	if dir == "" {
+		dir = "/var/run"
+	}
+	return filepath.Join(dir, "ldirectord."+inv.cfgName+".pid")
+}
+
+// runningPID returns the pid in the pid file if that process is an
+// ldirectord, 0 if there is no pid file, -1 if it is stale.
+func runningPID(inv invocation) int {
+	b, err := os.ReadFile(pidFile(inv))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return -1
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !strings.Contains(string(cmdline), "ldirectord") {
+		return -1
+	}
+	return pid
+}
+
+func status(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
+	rc := exitOK
+	switch pid := runningPID(inv); {
+	case pid > 0:
+		// On stdout, unlike ldirectord: heartbeat's ResourceManager greps
+		// stdout for "running".
+		fmt.Fprintf(stdout, "ldirectord for %s is running with pid: %d\n", inv.path, pid)
+	case pid < 0:
+		fmt.Fprintf(stderr, "ldirectord stale pid file %s for %s\n", pidFile(inv), inv.path)
+		fmt.Fprintf(stdout, "ldirectord is stopped for %s\n", inv.path)
+		rc = exitFail
+	default:
+		fmt.Fprintf(stdout, "ldirectord is stopped for %s\n", inv.path)
+		rc = exitStopped
+	}
+	for _, ex := range cfg.Global.Execute {
+		runSelf(ex, "status")
+	}
+	return rc
+}
+
+// stop sends TERM and, unlike ldirectord, waits (up to a minute) for the
+// daemon to finish its cleanstop, so "stop; start" elsewhere is safe.
+func stop(inv invocation, stdout, stderr io.Writer) int {
+	pid := runningPID(inv)
+	if pid <= 0 {
+		return exitOK
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+		fmt.Fprintf(stderr, "stop: %v\n", err)
+		return exitFail
+	}
+	deadline := time.Now().Add(time.Minute)
+	for time.Now().Before(deadline) {
+		if syscall.Kill(pid, 0) != nil {
+			return exitOK
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	fmt.Fprintf(stderr, "ldirectord (pid %d) did not stop within a minute\n", pid)
+	return exitFail
+}

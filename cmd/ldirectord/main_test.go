@@ -1,0 +1,62 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	rc := run(args, &out, &errb)
+	return rc, out.String(), errb.String()
+}
+
+func TestExitCodesAndMessages(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	t.Setenv("LDIRECTORD_CONFDIR", filepath.Join(dir, "etc"))
+	good := filepath.Join(dir, "good.cf")
+	os.WriteFile(good, []byte("checkinterval=1\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	bad := filepath.Join(dir, "bad.cf")
+	os.WriteFile(bad, []byte("checkinterval=1\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 route\n"), 0o644)
+
+	cases := []struct {
+		args   []string
+		rc     int
+		stdout string
+		stderr string
+	}{
+		{nil, 255, "", "Usage"},
+		{[]string{good, "bogus"}, 255, "", "Unknown command"},
+		{[]string{"-x", "status"}, 255, "", "Unknown option"},
+		{[]string{filepath.Join(dir, "missing.cf"), "status"}, 1, "", "not found"},
+		{[]string{bad, "status"}, 2, "", "reading file " + bad + " at line 3"},
+		{[]string{bad, "start"}, 2, "", "at line 3"},
+		{[]string{good, "status"}, 3, "ldirectord is stopped for " + good, ""},
+		{[]string{good, "stop"}, 0, "", ""},
+		{[]string{good, "reload"}, 1, "", "not running"},
+		{[]string{good, "try-restart"}, 0, "", ""},
+		{[]string{"-v"}, 0, "ldirectord", ""},
+	}
+	for _, c := range cases {
+		rc, out, errs := runCLI(t, c.args...)
+		if rc != c.rc || !strings.Contains(out, c.stdout) || !strings.Contains(errs, c.stderr) {
+			t.Errorf("%v: rc %d stdout %q stderr %q; want rc %d, stdout ~%q, stderr ~%q", c.args, rc, out, errs, c.rc, c.stdout, c.stderr)
+		}
+	}
+	// A stale pid file: status exits 1 and says so on stderr.
+	os.WriteFile(filepath.Join(dir, "ldirectord.good.cf.pid"), []byte("999999\n"), 0o644)
+	if rc, out, errs := runCLI(t, good, "status"); rc != 1 || !strings.Contains(errs, "stale pid file") || !strings.Contains(out, "stopped") {
+		t.Errorf("stale: rc %d %q %q", rc, out, errs)
+	}
+	// Config lookup: the one-argument form reads ldirectord.cf in the conf dir.
+	os.MkdirAll(filepath.Join(dir, "etc", "conf"), 0o755)
+	os.WriteFile(filepath.Join(dir, "etc", "conf", "ldirectord.cf"), []byte("virtual=10.0.0.1:80\n\treal=10.0.1.1:80 masq\n"), 0o644)
+	if rc, out, _ := runCLI(t, "status"); rc != 3 || !strings.Contains(out, filepath.Join(dir, "etc", "conf", "ldirectord.cf")) {
+		t.Errorf("lookup in conf/: rc %d %q", rc, out)
+	}
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lvsdirector/director/director"
+	"github.com/lvsdirector/director/internal/ldlog"
+	"github.com/lvsdirector/director/ipvs"
+)
+
+// start runs the director: in the foreground with -d or supervised=yes,
+// else as a daemon. The parent waits until the daemon has programmed the
+// table (or failed), so "start" exits 0 only when the director runs.
+func start(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
+	if pid := runningPID(inv); pid > 0 {
+		fmt.Fprintln(stdout, "Exiting from ldirectord start")
+		return exitOK
+	}
+	if inv.debug || cfg.Global.Supervised {
+		return serve(inv, cfg, nil)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "start: %v\n", err)
+		return exitFail
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(stderr, "start: %v\n", err)
+		return exitFail
+	}
+	cmd := exec.Command(self, inv.config, inv.cmd)
+	if inv.cmd != "start" {
+		cmd.Args = []string{self, inv.config, "start"}
+	}
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	cmd.Dir = "/"
+	cmd.ExtraFiles = []*os.File{w} // fd 3: readiness
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(stderr, "start: %v\n", err)
+		return exitFail
+	}
+	w.Close()
+	msg, _ := io.ReadAll(io.LimitReader(r, 4096))
+	r.Close()
+	if s := strings.TrimSpace(string(msg)); s != "ok" {
+		if s == "" {
+			s = "the daemon exited during start; see the log"
+		}
+		fmt.Fprintf(stderr, "ldirectord: %s\n", s)
+		return exitFail
+	}
+	_ = cmd.Process.Release()
+	for _, ex := range cfg.Global.Execute {
+		runSelf(ex, "start")
+	}
+	return exitOK
+}
+
+// serveDaemon is the daemon child: pid file, stdio to /dev/null, then serve.
+func serveDaemon(inv invocation, cfg *director.Config) int {
+	ready := os.NewFile(3, "ready")
+	if null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0); err == nil {
+		for _, fd := range []int{0, 1, 2} {
+			_ = syscall.Dup2(int(null.Fd()), fd)
+		}
+	}
+	pf := pidFile(inv)
+	if err := os.WriteFile(pf, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
+		fmt.Fprintf(ready, "cannot write pid file: %v\n", err)
+		return exitFail
+	}
+	defer os.Remove(pf)
+	return serve(inv, cfg, ready)
+}
+
+// serve runs the director until a terminating signal; ready (the daemon's
+// fd 3) hears "ok" once the table is programmed, or the error.
+func serve(inv invocation, cfg *director.Config, ready *os.File) int {
+	log, err := logger(inv, cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if ready != nil {
+			fmt.Fprintln(ready, err)
+		}
+		return exitFail
+	}
+	tell := func(msg string) {
+		if ready != nil {
+			fmt.Fprintln(ready, msg)
+			ready.Close()
+			ready = nil
+		}
+	}
+	log.Info("Starting Linux Director v1.186-ha (lvsdirector) with pid: " + fmt.Sprint(os.Getpid()))
+
+	table, err := ipvs.NewKernel(ipvs.KernelOptions{Logger: log})
+	if err != nil {
+		log.Error(err.Error())
+		tell(err.Error())
+		return exitFail
+	}
+	defer table.Close()
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGHUP, syscall.SIGPIPE)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	reload := make(chan struct{}, 1)
+	var stopSig os.Signal
+	go func() {
+		for s := range sigs {
+			switch s {
+			case syscall.SIGHUP:
+				select {
+				case reload <- struct{}{}:
+				default:
+				}
+			case syscall.SIGPIPE:
+			default:
+				stopSig = s
+				cancel()
+				return
+			}
+		}
+	}()
+
+	in := &director.Instance{
+		Path:    inv.path,
+		Table:   table,
+		Log:     log,
+		Reload:  reload,
+		Options: director.Options{Ready: func() { tell("ok") }},
+		Reloaded: func(err error) {
+			if err == nil {
+				for _, ex := range cfg.Global.Execute {
+					runSelf(ex, "reload")
+				}
+			}
+		},
+	}
+	err = in.Run(ctx, cfg)
+	if err != nil {
+		log.Error(err.Error())
+		tell(err.Error())
+		return exitFail
+	}
+	for _, ex := range cfg.Global.Execute {
+		runSelf(ex, "stop")
+	}
+	if stopSig != nil {
+		log.Info("Linux Director Daemon terminated on signal: " + sigName(stopSig))
+	}
+	return exitOK
+}
+
+func sigName(s os.Signal) string {
+	switch s {
+	case syscall.SIGTERM:
+		return "TERM"
+	case syscall.SIGINT:
+		return "INT"
+	case syscall.SIGQUIT:
+		return "QUIT"
+	}
+	return s.String()
+}
+
+func logger(inv invocation, cfg *director.Config) (*slog.Logger, error) {
+	t := ldlog.Target{Name: inv.cfgName, Level: slog.LevelInfo}
+	switch lf := cfg.Global.Logfile; {
+	case inv.debug:
+		t.W, t.Level = os.Stderr, slog.LevelDebug
+	case cfg.Global.Supervised:
+		t.W, t.Supervised = os.Stdout, true
+	case strings.HasPrefix(lf, "/"):
+		t.File = lf
+	case lf == "":
+		t.File = "/var/log/ldirectord.log"
+	default:
+		t.Facility = lf
+	}
+	h, err := ldlog.New(t)
+	if err != nil {
+		return nil, err
+	}
+	return slog.New(h), nil
+}
+
+// runSelf runs "ldirectord CONFIG CMD" for an execute= line.
+func runSelf(config, cmd string) {
+	self, err := os.Executable()
+	if err != nil {
+		return
+	}
+	c := exec.Command(self, config, cmd)
+	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	done := make(chan struct{})
+	go func() { _ = c.Run(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+	}
+}

@@ -1,0 +1,139 @@
+package director
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"time"
+
+	"github.com/lvsdirector/director/ipvs"
+)
+
+// Instance runs a director for one configuration file: it reloads on
+// request and, with autoreload=yes, when the file changes. A file that
+// fails to parse is logged with its file:line and changes nothing.
+type Instance struct {
+	Path    string
+	Parse   ParseOptions
+	Table   ipvs.Table
+	Log     *slog.Logger
+	Options Options
+	// Reload delivers reload requests (SIGHUP, "ldirectord reload").
+	Reload <-chan struct{}
+	// Poll is how often the file is looked at for autoreload (default 1 s).
+	Poll time.Duration
+	// Reloaded, if set, is called after every reload attempt.
+	Reloaded func(error)
+}
+
+// Run serves cfg (already parsed from Path) until ctx is done.
+func (in *Instance) Run(ctx context.Context, cfg *Config) error {
+	log := in.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	opts := in.Options
+	opts.Log = log
+	d := New(cfg, in.Table, opts)
+	dctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- d.Run(dctx) }()
+
+	poll := in.Poll
+	if poll <= 0 {
+		poll = time.Second
+	}
+	tick := time.NewTicker(poll)
+	defer tick.Stop()
+	stamp := fileStamp(in.Path)
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-in.Reload:
+			log.Info("Reloading configuration: " + in.Path)
+			err := in.reload(ctx, d, log)
+			stamp = fileStamp(in.Path)
+			if in.Reloaded != nil {
+				in.Reloaded(err)
+			}
+		case <-tick.C:
+			now := fileStamp(in.Path)
+			if now.same(stamp) {
+				continue
+			}
+			stamp = now
+			cur := d.Config()
+			log.Info(fmt.Sprintf("Configuration file '%s' has changed on disk", in.Path))
+			if cur.Global.AutoReload {
+				err := in.reload(ctx, d, log)
+				if in.Reloaded != nil {
+					in.Reloaded(err)
+				}
+			} else {
+				log.Info(" - ignore new configuration")
+			}
+			if cb := cur.Global.Callback; cb != "" {
+				if err := exec.CommandContext(ctx, cb, in.Path).Run(); err != nil {
+					log.Error("callback failed", "callback", cb, "err", err)
+				}
+			}
+		}
+	}
+}
+
+func (in *Instance) reload(ctx context.Context, d *Director, log *slog.Logger) error {
+	cfg, err := ParseFile(in.Path, in.Parse)
+	if err != nil {
+		log.Error(ErrorLine(err) + " - configuration kept as it was")
+		return err
+	}
+	if err := d.Reload(ctx, cfg); err != nil {
+		log.Error("reload: " + err.Error())
+		return err
+	}
+	return nil
+}
+
+// ErrorLine formats a configuration error as ldirectord does.
+func ErrorLine(err error) string {
+	var ce *Error
+	if errors.As(err, &ce) && ce.Line > 0 {
+		return fmt.Sprintf("Error [%d] reading file %s at line %d: %s", os.Getpid(), ce.File, ce.Line, ce.Msg)
+	}
+	return fmt.Sprintf("Error [%d] reading file: %v", os.Getpid(), err)
+}
+
+// stamp is what autoreload compares: mtime first, content when it moved.
+type stamp struct {
+	mtime time.Time
+	sum   [32]byte
+	ok    bool
+}
+
+func fileStamp(path string) stamp {
+	st, err := os.Stat(path)
+	if err != nil {
+		return stamp{}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return stamp{}
+	}
+	return stamp{mtime: st.ModTime(), sum: sha256.Sum256(b), ok: true}
+}
+
+// same: an unchanged mtime means unchanged (the content is only compared
+// when the mtime moved, so a touch alone does not reload).
+func (a stamp) same(b stamp) bool {
+	if a.ok != b.ok {
+		return false
+	}
+	return a.mtime.Equal(b.mtime) || bytes.Equal(a.sum[:], b.sum[:])
+}
