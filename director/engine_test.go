@@ -97,8 +97,10 @@ func waitTable(t *testing.T, m *ipvs.Memory, cond func(string) bool, what string
 	t.Fatalf("timed out waiting for %s; table:\n%s", what, table(t, m))
 }
 
-func has(s string) func(string) bool  { return func(tb string) bool { return strings.Contains(tb, s) } }
-func lacks(s string) func(string) bool { return func(tb string) bool { return !strings.Contains(tb, s) } }
+func has(s string) func(string) bool { return func(tb string) bool { return strings.Contains(tb, s) } }
+func lacks(s string) func(string) bool {
+	return func(tb string) bool { return !strings.Contains(tb, s) }
+}
 
 type cmdLog struct {
 	mu    sync.Mutex
@@ -112,7 +114,11 @@ func (c *cmdLog) run(_ context.Context, line string) error {
 	return nil
 }
 
-func (c *cmdLog) get() []string { c.mu.Lock(); defer c.mu.Unlock(); return append([]string(nil), c.lines...) }
+func (c *cmdLog) get() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.lines...)
+}
 
 func run(t *testing.T, cfg *Config, m *ipvs.Memory, cmds *cmdLog) (*Director, func()) {
 	opts := Options{Resync: time.Hour}
