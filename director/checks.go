@@ -6,7 +6,7 @@ import (
 )
 
 // servicePorts is ldirectord's service → default port table, used when
-// neither checkport nor the real gives a port (fwmark virtuals).
+// neither checkport nor the real= line gives a port.
 var servicePorts = map[string]uint16{
 	"ftp": 21, "smtp": 25, "dns": 53, "http": 80, "pop": 110, "nntp": 119, "imap": 143,
 	"ldap": 389, "https": 443, "submission": 587, "ldaps": 636, "imaps": 993, "pops": 995,
@@ -25,7 +25,7 @@ func CheckSpec(v *Virtual, r *Real) healthcheck.Spec {
 		Count: c.Count, FailureCount: c.FailureCount,
 	}
 	if s.Port == 0 {
-		s.Port = r.Dest.Port
+		s.Port = r.CheckPort
 	}
 	if s.Port == 0 {
 		s.Port = servicePorts[c.Service]

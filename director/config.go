@@ -63,6 +63,10 @@ type Real struct {
 	// the way ipvsadm does (omitted port, or gate/ipip, take the virtual's
 	// port; fwmark virtuals keep the given port).
 	Dest ipvs.Destination
+	// CheckPort is the port written on the real= line (0 if none): what
+	// ldirectord checks when there is no checkport, before the service's
+	// default port. It can differ from Dest.Port, which ipvsadm maps.
+	CheckPort uint16
 	// Request and Receive override the virtual's check when set.
 	Request, Receive string
 	ReceiveRE        *regexp.Regexp

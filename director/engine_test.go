@@ -62,7 +62,7 @@ func (f *farm) virtual(addr string, quiescent bool) *Virtual {
 			HTTPMethod: "GET", Timeout: time.Second, NegotiateTimeout: time.Second, Interval: 50 * time.Millisecond, FailureCount: 1},
 		Fallback: &ipvs.Destination{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("127.0.0.1"), Port: 80}, Fwd: ipvs.Route, Weight: 1}}
 	for i, p := range f.ports {
-		v.Reals = append(v.Reals, &Real{Dest: ipvs.Destination{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("127.0.0.1"), Port: p}, Fwd: ipvs.Masq, Weight: int32(i + 2)}})
+		v.Reals = append(v.Reals, &Real{CheckPort: p, Dest: ipvs.Destination{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("127.0.0.1"), Port: p}, Fwd: ipvs.Masq, Weight: int32(i + 2)}})
 	}
 	return v
 }

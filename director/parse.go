@@ -5,7 +5,7 @@ package director
 //
 // Principle: a file ldirectord accepts is either accepted here with the same
 // meaning, or rejected with an error naming the file and line. A file
-// ldirectord rejects is rejected here too (with one small exception noted
+// ldirectord rejects is rejected here too (with the two exceptions noted
 // below). Where ldirectord pulled a value out of a line with an unanchored
 // regular expression and silently ignored the rest, the rest must be
 // whitespace (or, on global lines, a "#" comment, which ldirectord ignores
@@ -43,12 +43,21 @@ package director
 //     (ldirectord finds these pieces anywhere in the line: "gate x 5" has
 //     weight 5 there, and "gate "/a", "b" 5" loses the request/receive).
 //     Quoted per-real request/receive strings cannot contain '"'.
-//   - The one file ldirectord rejects that is accepted here: a per-real
-//     request/receive string containing a space followed by a digit when
-//     no weight is given (gate "/x 5", "ok"): ldirectord takes the 5 as the
-//     weight and then fails; here the strings are read as written.
+//   - Files ldirectord rejects by accident that are accepted here: a
+//     virtual= line that is the last line of the file (ldirectord parses it
+//     a second time and reports "duplicate virtual server"); a per-real
+//     request/receive string containing a space followed by a digit when no
+//     weight is given (gate "/x 5", "ok": ldirectord takes the 5 as the
+//     weight and then fails; here the strings are read as written).
 //   - checkcommand without quotes may not end in whitespace (ldirectord
-//     would try to execute "/path " and always fail the check).
+//     would try to execute "/path " and always fail the check). An opening
+//     quote without a closing one (checkcommand, fallbackcommand,
+//     monitorfile, virtualhost) is an error.
+//   - receive (and a per-real receive) must compile as a Go (RE2) regular
+//     expression: Perl-only syntax such as backreferences (\1), lookaround
+//     ((?=, (?<=), possessive quantifiers or \Z is an error at its line.
+//   - execute= and fallback= with no value are errors (ldirectord starts
+//     "ldirectord  start", or resolves an empty host name).
 //   - A real= range may hold at most 65536 addresses and a file at most
 //     262144 reals in total.
 //   - The same real server (address and port after ipvsadm's port mapping)
@@ -1849,7 +1858,8 @@ func (p *cfParser) resolveReals(vs *cfVstate) error {
 			}
 			seen[key] = n
 			r := &Real{
-				Line: n,
+				Line:      n,
+				CheckPort: port,
 				Dest: ipvs.Destination{
 					DestKey:    key,
 					Fwd:        fl.fwd,
