@@ -1,0 +1,40 @@
+package director
+
+import (
+	"strings"
+	"testing"
+)
+
+// ldirectord checks checkport, else the port on the real= line, else the
+// service's default port, never the port ipvsadm maps the destination to.
+func TestCheckPortFollowsTheRealLine(t *testing.T) {
+	cfg, err := Parse("t.cf", strings.NewReader(`virtual=10.0.0.100:80
+	real=10.0.1.11:8080 gate
+	real=10.0.1.12 masq
+	service=http
+virtual=10.0.0.100:8080
+	real=10.0.1.13 masq
+	service=http
+virtual=10.0.0.100:81
+	real=10.0.1.14:81 masq
+	checkport=9000
+	checktype=connect
+`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []struct {
+		dest  string
+		check uint16
+	}{{"10.0.1.11:80", 8080}, {"10.0.1.12:80", 80}, {"10.0.1.13:8080", 80}, {"10.0.1.14:81", 9000}}
+	i := 0
+	for _, v := range cfg.Virtuals {
+		for _, r := range v.Reals {
+			s := CheckSpec(v, r)
+			if r.Dest.DestKey.String() != want[i].dest || s.Port != want[i].check {
+				t.Errorf("real %d: dest %v checked on %d; want %s checked on %d", i, r.Dest.DestKey, s.Port, want[i].dest, want[i].check)
+			}
+			i++
+		}
+	}
+}
