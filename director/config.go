@@ -60,8 +60,9 @@ func (v *Virtual) ID() string { return v.Service.ServiceKey.String() }
 type Real struct {
 	Line int
 	// Dest is the destination as the kernel holds it: port already mapped
-	// the way ipvsadm does (omitted port, or gate/ipip, take the virtual's
-	// port; fwmark virtuals keep the given port).
+	// the way ipvsadm does (gate/ipip take the virtual's port; a masq real
+	// keeps its port, 0 when none is given, as ipvsadm leaves it; fwmark
+	// virtuals keep the given port).
 	Dest ipvs.Destination
 	// CheckPort is the port written on the real= line (0 if none): what
 	// ldirectord checks when there is no checkport, before the service's

@@ -1603,13 +1603,16 @@ func (p *cfParser) resolvePortAny(tok, proto string) (uint16, error) {
 }
 
 // mapPort is ipvsadm's destination port rule: for address:port services a
-// destination without port, or one not forwarded by masq, gets the
-// service's port; firewall-mark services keep the port as given.
+// destination not forwarded by masq gets the service's port; firewall-mark
+// services keep the port as given.
 func (vs *cfVstate) mapPort(port uint16, fwd ipvs.Fwd) uint16 {
 	if vs.fwmark {
 		return port
 	}
-	if port == 0 || fwd != ipvs.Masq {
+	// Measured against ldirectord 4.12 + ipvsadm in the VM: a masq real
+	// without a port stays at port 0 in the kernel (IPVS then keeps the
+	// client's destination port); gate and ipip always take the virtual's.
+	if fwd != ipvs.Masq {
 		return vs.port
 	}
 	return port

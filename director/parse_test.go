@@ -564,8 +564,8 @@ func TestReals(t *testing.T) {
 		{"gate takes the virtual port", "virtual=192.0.2.1:80\n\treal=10.0.0.1:8080 gate\n", []ipvs.Destination{ptDest("10.0.0.1", 80, ipvs.Route, 1)}},
 		{"ipip takes the virtual port", "virtual=192.0.2.1:80\n\treal=10.0.0.1:8080 ipip 2\n", []ipvs.Destination{ptDest("10.0.0.1", 80, ipvs.Tunnel, 2)}},
 		{"masq keeps its port", "virtual=192.0.2.1:80\n\treal=10.0.0.1:8080 masq 0\n", []ipvs.Destination{ptDest("10.0.0.1", 8080, ipvs.Masq, 0)}},
-		{"masq without port", "virtual=192.0.2.1:80\n\treal=10.0.0.1 masq\n", []ipvs.Destination{ptDest("10.0.0.1", 80, ipvs.Masq, 1)}},
-		{"masq port 0", "virtual=192.0.2.1:80\n\treal=10.0.0.1:0 masq\n", []ipvs.Destination{ptDest("10.0.0.1", 80, ipvs.Masq, 1)}},
+		{"masq without port", "virtual=192.0.2.1:80\n\treal=10.0.0.1 masq\n", []ipvs.Destination{ptDest("10.0.0.1", 0, ipvs.Masq, 1)}},
+		{"masq port 0", "virtual=192.0.2.1:80\n\treal=10.0.0.1:0 masq\n", []ipvs.Destination{ptDest("10.0.0.1", 0, ipvs.Masq, 1)}},
 		{"fwmark keeps port", "virtual=5\n\treal=10.0.0.1:8080 gate\n\treal=10.0.0.2 masq\n", []ipvs.Destination{
 			ptDest("10.0.0.1", 8080, ipvs.Route, 1), ptDest("10.0.0.2", 0, ipvs.Masq, 1)}},
 		{"port name", "virtual=192.0.2.1:8443\n\treal=10.0.0.1:https masq\n", []ipvs.Destination{ptDest("10.0.0.1", 443, ipvs.Masq, 1)}},
