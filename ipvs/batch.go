@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -349,20 +350,7 @@ func encodeOp(op Op) (genetlink.Message, error) {
 	if err != nil {
 		return genetlink.Message{}, err
 	}
-	ae := netlink.NewAttributeEncoder()
-	fullSvc := op.Kind == AddService || op.Kind == UpdateService
-	ae.Nested(ipvsCmdAttrService, func(nae *netlink.AttributeEncoder) error {
-		encodeServiceAttrs(nae, op.Service, fullSvc)
-		return nil
-	})
-	switch op.Kind {
-	case AddDest, UpdateDest, DeleteDest:
-		ae.Nested(ipvsCmdAttrDest, func(nae *netlink.AttributeEncoder) error {
-			encodeDestAttrs(nae, op.Dest, op.Kind != DeleteDest)
-			return nil
-		})
-	}
-	b, err := ae.Encode()
+	b, err := (&opEncoder{}).attrs(op)
 	if err != nil {
 		return genetlink.Message{}, err
 	}
@@ -370,6 +358,65 @@ func encodeOp(op Op) (genetlink.Message, error) {
 		Header: genetlink.Header{Command: cmd, Version: ipvsGenlVersion},
 		Data:   b,
 	}, nil
+}
+
+// opEncoder encodes ops, reusing the encoded key nest of a service across
+// its destination ops (a big batch is mostly destinations).
+type opEncoder struct {
+	keys map[ServiceKey][]byte // IPVS_CMD_ATTR_SERVICE nests holding a key
+}
+
+func nest(typ uint16, fn func(*netlink.AttributeEncoder)) ([]byte, error) {
+	ae := netlink.NewAttributeEncoder()
+	ae.Nested(typ, func(nae *netlink.AttributeEncoder) error {
+		fn(nae)
+		return nil
+	})
+	return ae.Encode()
+}
+
+// attrs returns the command attributes of op.
+func (e *opEncoder) attrs(op Op) ([]byte, error) {
+	var svc []byte
+	var err error
+	if op.Kind == AddService || op.Kind == UpdateService {
+		svc, err = nest(ipvsCmdAttrService, func(ae *netlink.AttributeEncoder) { encodeServiceAttrs(ae, op.Service, true) })
+	} else if svc = e.keys[op.Service.ServiceKey]; svc == nil {
+		svc, err = nest(ipvsCmdAttrService, func(ae *netlink.AttributeEncoder) { encodeServiceAttrs(ae, op.Service, false) })
+		if err == nil {
+			if e.keys == nil {
+				e.keys = map[ServiceKey][]byte{}
+			}
+			e.keys[op.Service.ServiceKey] = svc
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch op.Kind {
+	case AddDest, UpdateDest, DeleteDest:
+		dest, err := nest(ipvsCmdAttrDest, func(ae *netlink.AttributeEncoder) { encodeDestAttrs(ae, op.Dest, op.Kind != DeleteDest) })
+		if err != nil {
+			return nil, err
+		}
+		return append(append(make([]byte, 0, len(svc)+len(dest)), svc...), dest...), nil
+	}
+	return svc, nil
+}
+
+// message returns the generic netlink payload (genl header and attributes)
+// of op.
+func (e *opEncoder) message(op Op) ([]byte, error) {
+	cmd, err := opCommand(op.Kind)
+	if err != nil {
+		return nil, err
+	}
+	a, err := e.attrs(op)
+	if err != nil {
+		return nil, err
+	}
+	// struct genlmsghdr: cmd, version, reserved u16.
+	return append([]byte{cmd, ipvsGenlVersion, 0, 0}, a...), nil
 }
 
 // decodeAddr reads a 16-byte (or 4-byte) address attribute.
@@ -600,7 +647,10 @@ type batcher struct {
 	family uint16
 	seq    uint32
 	chunk  int // messages per sendmsg
-	log    *slog.Logger
+	// nextChunk is a smaller chunk size for the next apply, after an
+	// overrun.
+	nextChunk int
+	log       *slog.Logger
 	// broken is set when the socket may hold stale replies or is unusable;
 	// the owner must dial a new one.
 	broken bool
@@ -627,70 +677,76 @@ var errAckLost = errors.New("no ack from the kernel (netlink receive buffer over
 // apply sends every valid op and returns the failures, in op order. A
 // transport failure (timeout, socket error) fails the ops it leaves
 // unanswered and the ones not sent yet, and marks the batcher broken.
+//
+// A goroutine validates and encodes the ops a chunk ahead, so that
+// encoding overlaps with the kernel's work inside sendmsg.
 func (b *batcher) apply(ctx context.Context, callTimeout time.Duration, ops []Op) []OpError {
 	start := time.Now()
 	var sendTime, recvTime time.Duration
 	chunks := 0
+	// Each element is written by one goroutine: the encoder for invalid
+	// ops, this one for the others.
 	results := make([]error, len(ops))
+
 	type pending struct {
 		idx int
 		msg netlink.Message
 	}
-	var queue []pending
-	for i, op := range ops {
-		if err := validateForKernel(op); err != nil {
-			results[i] = err
-			continue
+	var giveUp atomic.Bool // stop encoding: nothing more will be sent
+	queue := make(chan []pending, 2)
+	go func() {
+		defer close(queue)
+		var enc opEncoder
+		var chunk []pending
+		size := 0
+		for i, op := range ops {
+			if err := validateForKernel(op); err != nil {
+				results[i] = err
+				continue
+			}
+			p := pending{idx: i}
+			if !giveUp.Load() {
+				data, err := enc.message(op)
+				if err != nil {
+					results[i] = err
+					continue
+				}
+				p.msg = netlink.Message{
+					Header: netlink.Header{Type: netlink.HeaderType(b.family), Flags: netlink.Request | netlink.Acknowledge},
+					Data:   data,
+				}
+			}
+			l := nlmsgHeaderLen + len(p.msg.Data)
+			if len(chunk) > 0 && (len(chunk) == b.chunk || size+l > maxChunkBytes) {
+				queue <- chunk
+				chunk, size = nil, 0
+			}
+			chunk = append(chunk, p)
+			size += l
 		}
-		gm, err := encodeOp(op)
-		if err != nil {
-			results[i] = err
-			continue
+		if len(chunk) > 0 {
+			queue <- chunk
 		}
-		data, err := gm.MarshalBinary()
-		if err != nil {
-			results[i] = err
-			continue
-		}
-		queue = append(queue, pending{idx: i, msg: netlink.Message{
-			Header: netlink.Header{
-				Type:  netlink.HeaderType(b.family),
-				Flags: netlink.Request | netlink.Acknowledge,
-			},
-			Data: data,
-		}})
-	}
+	}()
 
 	// A cancelled ctx interrupts a blocked send or receive.
 	stop := context.AfterFunc(ctx, func() { _ = b.tr.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 
 	var fatal error
-	for len(queue) > 0 {
+	for chunk := range queue {
 		if fatal == nil {
 			if err := ctx.Err(); err != nil {
 				fatal = err
 			}
 		}
 		if fatal != nil {
-			for _, p := range queue {
+			giveUp.Store(true)
+			for _, p := range chunk {
 				results[p.idx] = fmt.Errorf("not sent: %w", fatal)
 			}
-			break
+			continue
 		}
-		// Cut a chunk by count and by bytes.
-		n, size := 0, 0
-		for n < len(queue) && n < b.chunk {
-			l := nlmsgHeaderLen + len(queue[n].msg.Data)
-			if n > 0 && size+l > maxChunkBytes {
-				break
-			}
-			size += l
-			n++
-		}
-		chunk := queue[:n]
-		queue = queue[n:]
-
 		deadline := time.Now().Add(callTimeout)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 			deadline = d
@@ -715,10 +771,14 @@ func (b *batcher) apply(ctx context.Context, callTimeout time.Duration, ops []Op
 				// Nothing of a failed sendmsg reached the kernel's
 				// handlers (the skb is handed over whole or not at all).
 				fatal = fmt.Errorf("netlink send: %w", err)
+				if cerr := ctx.Err(); cerr != nil {
+					fatal = fmt.Errorf("netlink send: %w (%w)", cerr, err)
+				}
 				b.broken = true
 			}
 		}
 		if fatal != nil {
+			giveUp.Store(true)
 			for _, p := range chunk {
 				results[p.idx] = fmt.Errorf("not sent: %w", fatal)
 			}
@@ -728,8 +788,8 @@ func (b *batcher) apply(ctx context.Context, callTimeout time.Duration, ops []Op
 		overrun, err := b.collect(ctx, bySeq, ops, results, deadline)
 		recvTime += time.Since(t0)
 		if overrun && b.chunk > 16 {
-			b.chunk /= 2
-			b.log.Warn("ipvs: netlink acks overran the receive buffer; smaller batches from now on", "chunk", b.chunk)
+			// The encoder reads b.chunk: it changes for the next Apply.
+			b.nextChunk = b.chunk / 2
 		}
 		if err != nil {
 			fatal = err
@@ -738,6 +798,10 @@ func (b *batcher) apply(ctx context.Context, callTimeout time.Duration, ops []Op
 				results[idx] = fmt.Errorf("no ack: %w", err)
 			}
 		}
+	}
+	if b.nextChunk > 0 && b.nextChunk < b.chunk {
+		b.chunk = b.nextChunk
+		b.log.Warn("ipvs: netlink acks overran the receive buffer; smaller batches from now on", "chunk", b.chunk)
 	}
 
 	b.log.Debug("ipvs: batch applied", "ops", len(ops), "chunks", chunks, "elapsed", time.Since(start),
@@ -754,7 +818,19 @@ func (b *batcher) apply(ctx context.Context, callTimeout time.Duration, ops []Op
 // collect reads acks until every sequence in bySeq is answered (and
 // removed), recording errors in results. It returns overrun when acks were
 // lost; those ops get errAckLost.
+//
+// The kernel answers a whole sendmsg before the call returns, so all acks
+// of a chunk are queued by then unless they were dropped. When the deadline
+// passes (or ctx ends) with acks unread, or acks were dropped, collect
+// still reads what is queued for a short while, so that as many ops as
+// possible get their real result.
 func (b *batcher) collect(ctx context.Context, bySeq map[uint32]int, ops []Op, results []error, deadline time.Time) (overrun bool, err error) {
+	var stopErr error // why collect is draining: a timeout or nil
+	draining := false
+	drain := func() {
+		draining = true
+		_ = b.tr.SetDeadline(time.Now().Add(overrunDrainPeriod))
+	}
 	for len(bySeq) > 0 {
 		msgs, rerr := b.tr.ReceiveMany()
 		for _, m := range msgs {
@@ -771,29 +847,31 @@ func (b *batcher) collect(ctx context.Context, bySeq map[uint32]int, ops []Op, r
 				results[idx] = &KernelError{Cmd: opCmdName(ops[idx]), Errno: errno, Message: text}
 			}
 		}
-		if rerr == nil {
+		switch {
+		case rerr == nil:
 			continue
-		}
-		if errors.Is(rerr, unix.ENOBUFS) {
-			// Acks were dropped. Everything the kernel will answer is
-			// queued already (it handled the whole sendmsg before
-			// returning): drain what is there, then give up on the rest.
+		case errors.Is(rerr, unix.ENOBUFS):
+			// Acks were dropped: read the rest, then give up on those
+			// still missing.
 			overrun = true
 			b.broken = true // a late ack would be harmless, but don't risk it
-			d := time.Now().Add(overrunDrainPeriod)
-			if d.After(deadline) {
-				d = deadline
+			if !draining {
+				drain()
 			}
-			_ = b.tr.SetDeadline(d)
 			continue
-		}
-		if overrun && errors.Is(rerr, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+		case errors.Is(rerr, os.ErrDeadlineExceeded) && !draining:
+			stopErr = rerr
+			drain()
+			continue
+		case errors.Is(rerr, os.ErrDeadlineExceeded) && stopErr == nil && overrun:
+			// Drained after an overrun: what is missing was dropped.
 			for seq, idx := range bySeq {
 				results[idx] = errAckLost
 				delete(bySeq, seq)
 			}
-			_ = b.tr.SetDeadline(deadline)
 			return overrun, nil
+		case errors.Is(rerr, os.ErrDeadlineExceeded):
+			rerr = stopErr
 		}
 		if cerr := ctx.Err(); cerr != nil {
 			return overrun, fmt.Errorf("netlink receive: %w (%w)", cerr, rerr)

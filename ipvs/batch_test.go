@@ -339,8 +339,11 @@ type fakeKernel struct {
 	dropAfter int
 	overrun   bool
 	// hang: Receive returns nothing until the deadline.
-	hang    bool
-	sendErr error
+	hang bool
+	// timeoutOnce: the first Receive times out although acks are queued
+	// (the deadline passed right after the sendmsg).
+	timeoutOnce bool
+	sendErr     error
 }
 
 func (f *fakeKernel) SendMessages(msgs []netlink.Message) ([]netlink.Message, error) {
@@ -400,6 +403,11 @@ func (f *fakeKernel) ReceiveMany() ([]netlink.Message, error) {
 			f.overrun = false
 			f.mu.Unlock()
 			return nil, os.NewSyscallError("recvmmsg", unix.ENOBUFS)
+		}
+		if f.timeoutOnce {
+			f.timeoutOnce = false
+			f.mu.Unlock()
+			return nil, os.ErrDeadlineExceeded
 		}
 		if len(f.queue) > 0 && !f.hang {
 			n := min(len(f.queue), 7)
@@ -627,6 +635,21 @@ func TestBatchTimeout(t *testing.T) {
 	}
 }
 
+func TestBatchDrainsAfterDeadline(t *testing.T) {
+	ops := manyDestOps(1, 9)
+	fk := &fakeKernel{t: t, timeoutOnce: true, fail: func(op Op) syscall.Errno {
+		if op.Kind == AddService {
+			return unix.EEXIST
+		}
+		return 0
+	}}
+	b := newBatcher(fk, 30, 64, discard)
+	failed := b.apply(context.Background(), time.Second, ops)
+	if len(failed) != 1 || !errors.Is(failed[0].Err, ErrExists) {
+		t.Errorf("the queued acks were not read after the deadline: %v", failed)
+	}
+}
+
 func TestBatchSendError(t *testing.T) {
 	fk := &fakeKernel{t: t, sendErr: &netlink.OpError{Op: "send-messages", Err: unix.EMSGSIZE}}
 	b := newBatcher(fk, 30, 4, discard)
@@ -690,6 +713,22 @@ func TestKernelErrorText(t *testing.T) {
 	} {
 		if got := c.e.Error(); got != c.want {
 			t.Errorf("got %q want %q", got, c.want)
+		}
+	}
+}
+
+func BenchmarkEncode10000(b *testing.B) {
+	ops := manyDestOps(100, 100)
+	b.ReportAllocs()
+	for b.Loop() {
+		var enc opEncoder
+		for _, op := range ops {
+			if err := validateForKernel(op); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := enc.message(op); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }

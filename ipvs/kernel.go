@@ -64,6 +64,7 @@ type Kernel struct {
 
 	lib       libipvs.IPVSHandle
 	nl        *nlClient
+	chunk     int // batch size learned from receive buffer overruns (0: none)
 	abandoned int
 	closed    bool
 }
@@ -149,6 +150,9 @@ func (k *Kernel) closeLocked() error {
 // waits at most timeout (and until ctx is done). stuck reports that fn was
 // left running.
 func guarded[T any](ctx context.Context, timeout time.Duration, what string, fn func() (T, error)) (v T, err error, stuck bool) {
+	if err := ctx.Err(); err != nil {
+		return v, fmt.Errorf("%s: %w", what, err), false
+	}
 	type result struct {
 		v   T
 		err error
@@ -219,6 +223,19 @@ func libCall[T any](k *Kernel, ctx context.Context, what string, fn func(libipvs
 	return v, nil
 }
 
+// libRead is libCall for reads: after a timeout it tries once more on a
+// new handle. The known libipvs failure is a dead receive loop ("genl hub
+// loop exit") after which every call on that handle blocks; a new handle
+// works.
+func libRead[T any](k *Kernel, ctx context.Context, what string, fn func(libipvs.IPVSHandle) (T, error)) (T, error) {
+	v, err := libCall(k, ctx, what, fn)
+	if err != nil && errors.Is(err, ErrCallTimeout) && ctx.Err() == nil {
+		k.log.Warn("ipvs: retrying a read on a new libipvs handle", "call", what)
+		return libCall(k, ctx, what, fn)
+	}
+	return v, err
+}
+
 // libError turns libipvs' netlink error messages into *KernelError.
 func libError(what string, err error) error {
 	var ne nlgo.NlMsgerr
@@ -244,6 +261,9 @@ func (k *Kernel) netlink() (*nlClient, error) {
 		if err != nil {
 			return nil, err
 		}
+		if k.chunk > 0 && k.chunk < c.b.chunk {
+			c.b.chunk = k.chunk
+		}
 		k.nl = c
 	}
 	return k.nl, nil
@@ -253,7 +273,7 @@ func (k *Kernel) netlink() (*nlClient, error) {
 func (k *Kernel) Services(ctx context.Context) ([]Service, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	list, err := libCall(k, ctx, "libipvs ListServices", func(h libipvs.IPVSHandle) ([]*libipvs.Service, error) { return h.ListServices() })
+	list, err := libRead(k, ctx, "libipvs ListServices", func(h libipvs.IPVSHandle) ([]*libipvs.Service, error) { return h.ListServices() })
 	if err != nil {
 		return nil, fmt.Errorf("listing IPVS services: %w", err)
 	}
@@ -282,7 +302,7 @@ func (k *Kernel) Destinations(ctx context.Context, key ServiceKey) ([]Destinatio
 		return k.netlinkDests(ctx, key)
 	}
 	ls := toLibKey(key)
-	list, err := libCall(k, ctx, "libipvs ListDestinations", func(h libipvs.IPVSHandle) ([]*libipvs.Destination, error) {
+	list, err := libRead(k, ctx, "libipvs ListDestinations", func(h libipvs.IPVSHandle) ([]*libipvs.Destination, error) {
 		return h.ListDestinations(ls)
 	})
 	if err != nil {
@@ -386,7 +406,11 @@ func (k *Kernel) Apply(ctx context.Context, ops []Op) error {
 		}
 		return &ApplyError{Failed: failed, Total: len(ops)}
 	}
+	before := c.b.chunk
 	failed := c.b.apply(ctx, k.timeout, ops)
+	if c.b.chunk < before {
+		k.chunk = c.b.chunk
+	}
 	if c.b.broken {
 		_ = c.Close()
 		k.nl = nil

@@ -152,15 +152,16 @@ func TestCallTimeoutAbandonsHandle(t *testing.T) {
 	k := newKernel(KernelOptions{CallTimeout: 50 * time.Millisecond, Logger: discard}, o.open, noNetlink)
 	ctx := context.Background()
 
+	// A direct call times out and gives up the handle.
 	start := time.Now()
-	_, err := k.Services(ctx)
+	_, err := libCall(k, ctx, "libipvs ListServices", func(h libipvs.IPVSHandle) ([]*libipvs.Service, error) { return h.ListServices() })
 	if !errors.Is(err, ErrCallTimeout) {
 		t.Fatalf("got %v, want ErrCallTimeout", err)
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("timed out after %v", el)
 	}
-	if k.Abandoned() != 1 {
+	if k.Abandoned() != 1 || k.lib != nil {
 		t.Errorf("abandoned %d", k.Abandoned())
 	}
 	svcs, err := k.Services(ctx)
@@ -173,6 +174,28 @@ func TestCallTimeoutAbandonsHandle(t *testing.T) {
 	want := Service{ServiceKey: svc4(TCP, "10.0.0.1", 80), Scheduler: "wlc", Flags: FlagPersistent, Netmask: 0xffffffff}
 	if len(svcs) != 1 || svcs[0] != want {
 		t.Errorf("got %+v", svcs)
+	}
+}
+
+// Services retries once on a new handle after a timeout.
+func TestReadRetriesAfterTimeout(t *testing.T) {
+	block := make(chan struct{})
+	defer close(block)
+	o := &opener{handles: []libipvs.IPVSHandle{&fakeHandle{block: block}, &fakeHandle{}, &fakeHandle{block: block}, &fakeHandle{block: block}}}
+	k := newKernel(KernelOptions{CallTimeout: 30 * time.Millisecond, Logger: discard}, o.open, noNetlink)
+	if _, err := k.Services(context.Background()); err != nil {
+		t.Fatalf("no retry: %v", err)
+	}
+	if o.count() != 2 || k.Abandoned() != 1 {
+		t.Errorf("opened %d abandoned %d", o.count(), k.Abandoned())
+	}
+	// Two wedged handles in a row: the error comes back.
+	k.lib = nil
+	if _, err := k.Services(context.Background()); !errors.Is(err, ErrCallTimeout) {
+		t.Errorf("got %v", err)
+	}
+	if o.count() != 4 || k.Abandoned() != 3 {
+		t.Errorf("opened %d abandoned %d", o.count(), k.Abandoned())
 	}
 }
 
@@ -204,11 +227,12 @@ func TestOpenTimeout(t *testing.T) {
 		}
 		return &fakeHandle{}, nil
 	}, noNetlink)
-	if _, err := k.Services(context.Background()); !errors.Is(err, ErrCallTimeout) {
-		t.Fatalf("got %v", err)
-	}
+	// The open times out; the read's retry opens another handle.
 	if _, err := k.Services(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+	if calls.Load() != 2 || k.Abandoned() != 1 {
+		t.Errorf("opened %d, abandoned %d", calls.Load(), k.Abandoned())
 	}
 }
 

@@ -537,6 +537,8 @@ func functional(ctx context.Context, k *ipvs.Kernel) {
 		pass("apply-cancelled")
 	}
 
+	abandonAndReopen(ctx, k, upd)
+
 	// Delete everything with one Apply.
 	svcs, err := k.Services(ctx)
 	if err != nil {
@@ -555,6 +557,39 @@ func functional(ctx context.Context, k *ipvs.Kernel) {
 		}
 	}
 	check("delete-all", err)
+}
+
+// abandonAndReopen gives up on a libipvs call in flight (a very short
+// deadline) and checks that the next call works on a new handle.
+func abandonAndReopen(ctx context.Context, k *ipvs.Kernel, want model) {
+	name := "abandon-and-reopen"
+	before := k.Abandoned()
+	var err error
+	for d := 20 * time.Microsecond; d < 100*time.Millisecond; d *= 2 {
+		sctx, cancel := context.WithTimeout(ctx, d)
+		_, err = k.Services(sctx)
+		cancel()
+		if k.Abandoned() > before {
+			fmt.Printf("  %s: call with a %v deadline abandoned\n", name, d)
+			break
+		}
+	}
+	if k.Abandoned() == before {
+		fmt.Printf("  %s: the calls finished or were refused before their deadline (%v); nothing abandoned\n", name, err)
+	} else if !errors.Is(err, context.DeadlineExceeded) {
+		fail(name, "abandoned with %v", err)
+		return
+	}
+	got, err := read(ctx, k)
+	if err == nil {
+		err = diff(got, want)
+	}
+	if err != nil {
+		fail(name, "after abandoning: %v", err)
+		return
+	}
+	fmt.Printf("  %s: %d handle(s) abandoned\n", name, k.Abandoned()-before)
+	pass(name)
 }
 
 func netmaskFromIpvsadm(ctx context.Context, k *ipvs.Kernel) {
@@ -671,6 +706,88 @@ func badOps(ctx context.Context, k *ipvs.Kernel, want model, A ipvs.Service) {
 	}))
 }
 
+// deadlineMidway applies a big batch with a deadline that expires midway:
+// ops reported as not sent must be absent, ops not reported must be
+// present, and the next Apply must work (on a new socket).
+func deadlineMidway(ctx context.Context, k *ipvs.Kernel, ops []ipvs.Op, d time.Duration) {
+	name := "apply-deadline-midway"
+	dctx, cancel := context.WithTimeout(ctx, d)
+	err := k.Apply(dctx, ops)
+	cancel()
+	var ae *ipvs.ApplyError
+	if !errors.As(err, &ae) {
+		fmt.Printf("  %s: no failure (%v): the batch beat the deadline\n", name, err)
+		_, _ = ipvsadm("-C")
+		return
+	}
+	failed := map[int]error{}
+	next := 0
+	for _, f := range ae.Failed {
+		i := slices.Index(ops[next:], f.Op)
+		if i < 0 {
+			fail(name, "failed op %v not found in order", f.Op)
+			return
+		}
+		failed[next+i] = f.Err
+		next += i + 1
+	}
+	got, rerr := read(ctx, k)
+	if rerr != nil {
+		fail(name, "reading back: %v", rerr)
+		return
+	}
+	present := func(op ipvs.Op) bool {
+		e, ok := got[op.Service.ServiceKey]
+		if !ok {
+			return false
+		}
+		if op.Kind == ipvs.AddService {
+			return true
+		}
+		_, ok = e.dests[op.Dest.DestKey]
+		return ok
+	}
+	applied, notSent, unknown := 0, 0, 0
+	for i, op := range ops {
+		ferr, isFailed := failed[i]
+		switch {
+		case !isFailed:
+			applied++
+			if !present(op) {
+				fail(name, "op %d %v reported applied but absent", i, op)
+				return
+			}
+		case strings.Contains(ferr.Error(), "not sent"):
+			notSent++
+			if !errors.Is(ferr, context.DeadlineExceeded) {
+				fail(name, "op %d: %v does not match context.DeadlineExceeded", i, ferr)
+				return
+			}
+			if present(op) && op.Kind == ipvs.AddDest {
+				fail(name, "op %d %v reported not sent but present", i, op)
+				return
+			}
+		default:
+			unknown++
+		}
+	}
+	fmt.Printf("  %s: %d applied, %d not sent, %d without ack; first error: %v\n", name, applied, notSent, unknown, ae.Failed[0].Err)
+	if _, err := ipvsadm("-C"); err != nil {
+		fail(name, "%v", err)
+		return
+	}
+	small := []ipvs.Op{ops[0]}
+	if err := k.Apply(ctx, small); err != nil {
+		fail(name, "next Apply: %v", err)
+		return
+	}
+	if _, err := ipvsadm("-C"); err != nil {
+		fail(name, "%v", err)
+		return
+	}
+	pass(name)
+}
+
 func scale(ctx context.Context, k *ipvs.Kernel, nsvc, ndest int) {
 	total := nsvc * ndest
 	want := model{}
@@ -687,6 +804,7 @@ func scale(ctx context.Context, k *ipvs.Kernel, nsvc, ndest int) {
 	t0 := time.Now()
 	err := k.Apply(ctx, ops)
 	el := time.Since(t0)
+	applyTime := el
 	logLevel.Set(slog.LevelInfo)
 	check(fmt.Sprintf("scale-apply-%d-ops", len(ops)), err)
 	timing(fmt.Sprintf("batch-apply-%d-services-%d-dests", nsvc, total), el)
@@ -778,4 +896,5 @@ func scale(ctx context.Context, k *ipvs.Kernel, nsvc, ndest int) {
 	if _, err := ipvsadm("-C"); err != nil {
 		fail("ipvsadm-clear", "%v", err)
 	}
+	deadlineMidway(ctx, k, ops, applyTime*6/10)
 }
