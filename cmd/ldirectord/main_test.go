@@ -60,3 +60,19 @@ func TestExitCodesAndMessages(t *testing.T) {
 		t.Errorf("lookup in conf/: rc %d %q", rc, out)
 	}
 }
+
+// Without the ip_vs module (as on the development machines) start fails
+// with a clear message instead of hanging or panicking.
+func TestStartWithoutIPVS(t *testing.T) {
+	if _, err := os.Stat("/proc/net/ip_vs"); err == nil {
+		t.Skip("this kernel has IPVS; the VM tests cover start")
+	}
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	cf := filepath.Join(dir, "x.cf")
+	os.WriteFile(cf, []byte("virtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	rc, _, errs := runCLI(t, "-d", cf, "start")
+	if rc != 1 || !strings.Contains(errs, "IPVS is not available") || !strings.Contains(errs, "modprobe ip_vs") {
+		t.Fatalf("rc %d stderr %q", rc, errs)
+	}
+}

@@ -26,7 +26,7 @@ func start(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if inv.debug || cfg.Global.Supervised {
-		return serve(inv, cfg, nil)
+		return serve(inv, cfg, nil, stdout, stderr)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -81,15 +81,15 @@ func serveDaemon(inv invocation, cfg *director.Config) int {
 		return exitFail
 	}
 	defer os.Remove(pf)
-	return serve(inv, cfg, ready)
+	return serve(inv, cfg, ready, os.Stdout, os.Stderr)
 }
 
 // serve runs the director until a terminating signal; ready (the daemon's
 // fd 3) hears "ok" once the table is programmed, or the error.
-func serve(inv invocation, cfg *director.Config, ready *os.File) int {
-	log, err := logger(inv, cfg)
+func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr io.Writer) int {
+	log, err := logger(inv, cfg, stdout, stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		if ready != nil {
 			fmt.Fprintln(ready, err)
 		}
@@ -177,13 +177,13 @@ func sigName(s os.Signal) string {
 	return s.String()
 }
 
-func logger(inv invocation, cfg *director.Config) (*slog.Logger, error) {
+func logger(inv invocation, cfg *director.Config, stdout, stderr io.Writer) (*slog.Logger, error) {
 	t := ldlog.Target{Name: inv.cfgName, Level: slog.LevelInfo}
 	switch lf := cfg.Global.Logfile; {
 	case inv.debug:
-		t.W, t.Level = os.Stderr, slog.LevelDebug
+		t.W, t.Level = stderr, slog.LevelDebug
 	case cfg.Global.Supervised:
-		t.W, t.Supervised = os.Stdout, true
+		t.W, t.Supervised = stdout, true
 	case strings.HasPrefix(lf, "/"):
 		t.File = lf
 	case lf == "":
