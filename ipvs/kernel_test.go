@@ -149,7 +149,7 @@ func TestCallTimeoutAbandonsHandle(t *testing.T) {
 		SchedName: "wlc", Flags: libipvs.Flags{Flags: 0x3, Mask: ^uint32(0)}, Netmask: 0xffffffff,
 	}}}
 	o := &opener{handles: []libipvs.IPVSHandle{stuck, good}}
-	k := newKernel(KernelOptions{CallTimeout: 50 * time.Millisecond, Logger: discard}, o.open, noNetlink)
+	k := newKernel(KernelOptions{CallTimeout: 300 * time.Millisecond, Logger: discard}, o.open, noNetlink)
 	ctx := context.Background()
 
 	// A direct call times out and gives up the handle.
@@ -182,7 +182,7 @@ func TestReadRetriesAfterTimeout(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	o := &opener{handles: []libipvs.IPVSHandle{&fakeHandle{block: block}, &fakeHandle{}, &fakeHandle{block: block}, &fakeHandle{block: block}}}
-	k := newKernel(KernelOptions{CallTimeout: 30 * time.Millisecond, Logger: discard}, o.open, noNetlink)
+	k := newKernel(KernelOptions{CallTimeout: 300 * time.Millisecond, Logger: discard}, o.open, noNetlink)
 	if _, err := k.Services(context.Background()); err != nil {
 		t.Fatalf("no retry: %v", err)
 	}
@@ -221,7 +221,7 @@ func TestOpenTimeout(t *testing.T) {
 	block := make(chan struct{})
 	defer close(block)
 	var calls atomic.Int32
-	k := newKernel(KernelOptions{CallTimeout: 30 * time.Millisecond, Logger: discard}, func() (libipvs.IPVSHandle, error) {
+	k := newKernel(KernelOptions{CallTimeout: 500 * time.Millisecond, Logger: discard}, func() (libipvs.IPVSHandle, error) {
 		if calls.Add(1) == 1 {
 			<-block
 		}
@@ -333,7 +333,7 @@ func TestApplyRedialsAfterBrokenSocket(t *testing.T) {
 		fakes = append(fakes, fk)
 		return &nlClient{b: newBatcher(fk, 30, 16, discard)}, nil
 	}
-	k := newKernel(KernelOptions{CallTimeout: 30 * time.Millisecond, Logger: discard}, (&opener{}).open, dial)
+	k := newKernel(KernelOptions{CallTimeout: 300 * time.Millisecond, Logger: discard}, (&opener{}).open, dial)
 	ops := manyDestOps(1, 3)
 	var ae *ApplyError
 	if err := k.Apply(context.Background(), ops); !errors.As(err, &ae) || len(ae.Failed) != 4 {
