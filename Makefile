@@ -1,0 +1,82 @@
+# lvsdirector — build and tests.
+#
+#   make build    binaries of ./cmd/... into build/
+#   make unit     vet, gofmt check, go test -race, short fuzz runs
+#   make e2e      end-to-end tests in a VM with real IPVS (test/e2e/t_*.sh)
+#   make test     deps + unit + e2e: everything; what CI runs (.ci/run)
+#   make demo     test/e2e/demo.sh in the VM
+#   make bench    test/e2e/bench_*.sh in the VM
+#   make deps     install missing Debian packages (scripts/deps.sh)
+#
+# Knobs: E2E_FILTER=regex (pick tests by name, e.g. E2E_FILTER=smoke),
+# E2E_TEST_TIMEOUT=s, VM_MEM=MB, VM_CPUS=n, VM_TIMEOUT=s, VM_ACCEL=tcg|kvm,
+# FUZZTIME=20s.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+export PATH := /usr/local/go/bin:$(PATH)
+
+VM_MEM ?= 2048
+VM_CPUS ?= 2
+FUZZTIME ?= 20s
+VMRUN := $(CURDIR)/test/vm/run.sh
+E2E_LOG := $(CURDIR)/build/e2e.log
+export E2E_FILTER E2E_TEST_TIMEOUT VM_TIMEOUT VM_ACCEL VM_CACHE
+
+.PHONY: all build deps unit e2e test demo bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+# Only packages that exist under cmd/ (directories without Go files are not
+# packages yet); a package that does not compile fails the build.
+build:
+	@mkdir -p build
+	@pkgs=$$(go list -e ./cmd/... 2>/dev/null || true); \
+	if [ -z "$$pkgs" ]; then echo "build: no commands under cmd/ yet"; exit 0; fi; \
+	echo "CGO_ENABLED=0 go build -trimpath -o build/" $$pkgs; \
+	CGO_ENABLED=0 go build -trimpath -o build/ $$pkgs
+
+unit:
+	go vet ./...
+	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path './build/*' -not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l); \
+	if [ -n "$$bad" ]; then echo "gofmt: these files need formatting (gofmt -w):"; echo "$$bad" | sed 's/^/  /'; exit 1; fi; \
+	echo "gofmt: ok"
+	CGO_ENABLED=1 go test -race ./...
+	@for f in $$(grep -rlE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(' . 2>/dev/null | grep -v '^./build/' | sort); do \
+		dir=$$(dirname "$$f"); \
+		for fn in $$(sed -nE 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/p' "$$f"); do \
+			echo "go test -run='^\$$' -fuzz='^$$fn\$$' -fuzztime=$(FUZZTIME) $$dir/"; \
+			go test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) "$$dir/"; \
+		done; \
+	done
+
+e2e: deps build
+	@rm -f $(E2E_LOG)
+	@$(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS) 2>&1 | tee $(E2E_LOG)
+
+# Everything, even when unit tests fail; ends with the e2e line
+# "N passed, N failed" (CI reads it).
+test: deps
+	@rm -f $(E2E_LOG); \
+	unit=0; $(MAKE) --no-print-directory unit || unit=$$?; \
+	e2e=0; $(MAKE) --no-print-directory e2e || e2e=$$?; \
+	echo; \
+	if [ $$unit -eq 0 ]; then echo "unit: ok"; else echo "unit: FAILED"; fi; \
+	line=$$(grep -E '^[0-9]+ passed, [0-9]+ failed$$' $(E2E_LOG) 2>/dev/null | tail -n 1 || true); \
+	if [ -z "$$line" ]; then echo "e2e: no result (build failure, VM crash or timeout: see above)"; exit 1; fi; \
+	echo "$$line"; \
+	[ $$unit -eq 0 ] && [ $$e2e -eq 0 ]
+
+demo: deps build
+	@test -f test/e2e/demo.sh || { echo "demo: test/e2e/demo.sh does not exist yet" >&2; exit 1; }
+	@$(VMRUN) $(CURDIR)/test/e2e/demo.sh $(VM_MEM) $(VM_CPUS)
+
+bench: deps build
+	@if ! ls test/e2e/bench_*.sh >/dev/null 2>&1; then echo "bench: no test/e2e/bench_*.sh yet"; exit 0; fi; \
+	E2E_GLOB='bench_*.sh' E2E_REQUIRE_ASSERT=0 $(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS)
+
+clean:
+	rm -rf build
