@@ -89,6 +89,7 @@ arg() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p" /proc/cmdline; }
 CMD=$(arg lvs.cmd)
 CWD=$(arg lvs.cwd)
 ENVB64=$(arg lvs.env)
+KEEP=$(arg lvs.keep)
 die() {
 	echo "vm: $*"
 	echo "VMEXIT=125"
@@ -113,6 +114,9 @@ mount --move /sys /newroot/sys
 mount --move /dev /newroot/dev
 mount -t tmpfs -o mode=1777 tmp /newroot/tmp
 mount -t tmpfs -o mode=0755 run /newroot/run
+if [ -n "$KEEP" ]; then  # a checkout under /tmp or /run on the host
+	mkdir -p "/newroot$KEEP" && mount --bind "/lower$KEEP" "/newroot$KEEP" || die "cannot share $KEEP"
+fi
 mkdir -p /newroot/run/netns /newroot/run/lock /newroot/dev/pts /newroot/dev/shm
 ln -sf /proc/self/fd /newroot/dev/fd     # devtmpfs has no /dev/fd: bash <(...) needs it
 ln -sf /proc/self/fd/0 /newroot/dev/stdin

@@ -4,9 +4,10 @@
 #   test/vm/run.sh SCRIPT [MEM_MB] [CPUS]
 #
 # SCRIPT is an absolute path (or relative to the current directory) on the
-# host root filesystem, not under /tmp: inside the VM /tmp and /run are fresh
-# tmpfs, everything else is the host's tree, read-only underneath a writable
-# tmpfs overlay (writes vanish at power-off). The script runs as root, in the
+# host root filesystem. Inside the VM /tmp and /run are fresh tmpfs, except
+# that a script under them has its git work tree bind-mounted read-only at
+# the same path; everything else is the host's tree, read-only underneath a
+# writable tmpfs overlay (writes vanish at power-off). The script runs as root, in the
 # same working directory, with stdin from /dev/null. Its output is streamed
 # here as it is printed; run.sh exits with the script's exit code.
 #
@@ -35,10 +36,17 @@ TIMEOUT=${VM_TIMEOUT:-1500}
 case $SCRIPT in /*) ;; *) SCRIPT=$PWD/$SCRIPT ;; esac
 [ -f "$SCRIPT" ] || { echo "run.sh: no such script: $SCRIPT" >&2; exit 2; }
 SCRIPT=$(readlink -f "$SCRIPT")
+# /tmp and /run are fresh tmpfs in the VM. A checkout under them (a CI
+# clone in a temporary directory) is bind-mounted read-only at the same
+# path: the whole git work tree of the script, or its directory.
+KEEP=
 case $SCRIPT in
-/tmp/*|/run/*|/proc/*|/sys/*|/dev/*)
-	echo "run.sh: $SCRIPT is not visible in the VM (/tmp, /run are fresh there); put it elsewhere" >&2
+/proc/*|/sys/*|/dev/*)
+	echo "run.sh: $SCRIPT is not visible in the VM; put it elsewhere" >&2
 	exit 2 ;;
+/tmp/*|/run/*)
+	KEEP=$(git -C "$(dirname "$SCRIPT")" rev-parse --show-toplevel 2>/dev/null || dirname "$SCRIPT")
+	case $KEEP in /tmp/?*|/run/?*) ;; *) echo "run.sh: cannot share $SCRIPT with the VM" >&2; exit 2 ;; esac ;;
 esac
 case $SCRIPT in *[[:space:]]*) echo "run.sh: script path must not contain spaces" >&2; exit 2 ;; esac
 
@@ -86,7 +94,7 @@ done
 ENVB64=$(printf '%s' "$envfile" | base64 -w0)
 CWD=$PWD
 case $CWD in *[[:space:]]*) CWD=/ ;; esac
-APPEND="console=ttyS0 quiet loglevel=3 panic=-1 oops=panic lvs.cmd=$SCRIPT lvs.cwd=$CWD lvs.env=$ENVB64"
+APPEND="console=ttyS0 quiet loglevel=3 panic=-1 oops=panic lvs.cmd=$SCRIPT lvs.cwd=$CWD lvs.env=$ENVB64${KEEP:+ lvs.keep=$KEEP}"
 [ ${#APPEND} -lt 2000 ] || { echo "run.sh: kernel command line too long (too many E2E_* variables?)" >&2; exit 2; }
 
 ACCEL=${VM_ACCEL:-tcg}
