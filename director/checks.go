@@ -1,6 +1,8 @@
 package director
 
 import (
+	"fmt"
+
 	"github.com/lvsdirector/director/healthcheck"
 	"github.com/lvsdirector/director/ipvs"
 )
@@ -73,4 +75,15 @@ func (d *Director) specs() map[string]healthcheck.Check {
 		}
 	}
 	return out
+}
+
+// checksSupported refuses, at load, a check this build cannot perform
+// (rather than leaving its reals silently unchecked).
+func checksSupported(cfg *Config) error {
+	for _, v := range cfg.Virtuals {
+		if err := healthcheck.Supported(v.Check.Type, v.Check.Service); err != nil {
+			return &Error{File: cfg.File, Line: v.Line, Msg: fmt.Sprintf("virtual %s: %v", v.ID(), err)}
+		}
+	}
+	return nil
 }

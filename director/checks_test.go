@@ -1,6 +1,8 @@
 package director
 
 import (
+	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -36,5 +38,15 @@ virtual=10.0.0.100:81
 			}
 			i++
 		}
+	}
+}
+
+func TestUnsupportedCheckRefusedAtLoad(t *testing.T) {
+	p := t.TempDir() + "/o.cf"
+	os.WriteFile(p, []byte("checkinterval=1\n\nvirtual=10.0.0.100:1521\n\treal=10.0.1.11:1521 masq\n\tservice=oracle\n"), 0o644)
+	_, err := ParseFile(p, ParseOptions{})
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Line != 3 || !strings.Contains(ce.Msg, "oracle") {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -210,10 +210,11 @@ func (d *Director) seedHealth(cfg *Config) {
 			if _, known := d.health[id]; known {
 				continue
 			}
-			switch v.Check.Type {
-			case "on":
+			switch {
+			case v.Check.Type == "on", v.Check.Type == "negotiate" && v.Check.Service == "none":
+				// Up without any check: no fallback flash at start.
 				d.health[id] = true
-			case "off":
+			case v.Check.Type == "off":
 				d.health[id] = false
 			default:
 				w, ok := inKernel[r.Dest.DestKey]

@@ -203,14 +203,22 @@ var cfOpenForAppend = func(path string) error {
 	return f.Close()
 }
 
-// ParseFile reads and parses the configuration file at path.
+// ParseFile reads a configuration file, and refuses checks this build
+// cannot perform.
 func ParseFile(path string, opts ParseOptions) (*Config, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: "can not open file " + path + ": " + cfErrText(err)}
 	}
 	defer f.Close()
-	return Parse(path, f, opts)
+	cfg, err := Parse(path, f, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := checksSupported(cfg); err != nil {
+		return nil, err
+	}
+	return cfg, nil
 }
 
 // Parse parses a configuration read from r; name is used in Config.File and

@@ -81,30 +81,67 @@ type Checker interface {
 	Check(ctx context.Context) error
 }
 
+// Builder makes the checker for a spec.
+type Builder func(Spec) (Checker, error)
+
+// checkTypes and services are the registries: each check kind registers
+// itself from its own file (init), so kinds are added without touching a
+// central switch.
+var (
+	checkTypes = map[string]Builder{}
+	services   = map[string]Builder{}
+)
+
+func registerType(name string, b Builder)    { checkTypes[name] = b }
+func registerService(name string, b Builder) { services[name] = b }
+
+// Supported reports whether a checktype (and, for negotiate and combined
+// checks, a service) can be built, so the config can be refused at load.
+func Supported(checkType, service string) error {
+	if _, ok := checkTypes[checkType]; !ok {
+		return fmt.Errorf("checktype %s is not supported", checkType)
+	}
+	if checkType == "negotiate" || checkType == "combined" {
+		if _, ok := services[service]; !ok {
+			return fmt.Errorf("service %s is not supported for negotiate checks", service)
+		}
+	}
+	return nil
+}
+
 // New builds the checker for a spec.
 func New(s Spec) (Checker, error) {
-	switch s.Type {
-	case "connect":
+	b, ok := checkTypes[s.Type]
+	if !ok {
+		return nil, fmt.Errorf("checktype %s is not supported", s.Type)
+	}
+	return b(s)
+}
+
+func init() {
+	registerType("connect", func(s Spec) (Checker, error) {
 		if s.Protocol == ipvs.UDP {
 			return nil, fmt.Errorf("checktype connect on a UDP virtual is a ping check, not supported yet")
 		}
 		return connectCheck{s: s}, nil
-	case "negotiate":
-		return negotiator(s)
-	case "combined":
+	})
+	registerType("negotiate", negotiator)
+	registerType("combined", func(s Spec) (Checker, error) {
 		n, err := negotiator(s)
 		if err != nil {
 			return nil, err
 		}
 		return &combinedCheck{connect: connectCheck{s: s}, negotiate: n, every: s.CombinedN, count: -1}, nil
-	case "external", "external-perl":
-		return externalCheck{s: s}, nil
-	case "on":
-		return constCheck{}, nil
-	case "off":
-		return constCheck{err: errOff}, nil
-	}
-	return nil, fmt.Errorf("checktype %s is not supported yet", s.Type)
+	})
+	external := func(s Spec) (Checker, error) { return externalCheck{s: s}, nil }
+	registerType("external", external)
+	registerType("external-perl", external)
+	registerType("on", func(Spec) (Checker, error) { return constCheck{}, nil })
+	registerType("off", func(Spec) (Checker, error) { return constCheck{err: errOff}, nil })
+
+	registerService("http", func(s Spec) (Checker, error) { return newHTTPCheck(s), nil })
+	registerService("https", func(s Spec) (Checker, error) { return newHTTPCheck(s), nil })
+	registerService("none", func(Spec) (Checker, error) { return constCheck{}, nil })
 }
 
 var errOff = fmt.Errorf("checktype off")
@@ -114,11 +151,9 @@ type constCheck struct{ err error }
 func (c constCheck) Check(context.Context) error { return c.err }
 
 func negotiator(s Spec) (Checker, error) {
-	switch s.Service {
-	case "http", "https":
-		return newHTTPCheck(s), nil
-	case "none":
-		return constCheck{}, nil
+	b, ok := services[s.Service]
+	if !ok {
+		return nil, fmt.Errorf("negotiate service %s is not supported yet", s.Service)
 	}
-	return nil, fmt.Errorf("negotiate service %s is not supported yet", s.Service)
+	return b(s)
 }
