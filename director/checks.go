@@ -70,7 +70,9 @@ func (d *Director) specs() map[string]healthcheck.Check {
 		for _, r := range v.Reals {
 			id := d.checkOf[r]
 			if _, ok := out[id]; !ok {
-				out[id] = healthcheck.Check{Spec: CheckSpec(v, r), Up: d.health[id]}
+				s := CheckSpec(v, r)
+				s.MaintenanceDir = d.cfg.Global.MaintenanceDir
+				out[id] = healthcheck.Check{Spec: s, Up: d.health[id]}
 			}
 		}
 	}

@@ -3,6 +3,7 @@ package healthcheck
 import (
 	"container/heap"
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -242,7 +243,7 @@ func (s *Scheduler) judge(e *entry, err error) (Event, bool) {
 		return Event{}, false
 	}
 	e.fails++
-	if e.fails < max(e.spec.FailureCount, 1) {
+	if e.fails < max(e.spec.FailureCount, 1) && !errors.Is(err, ErrMaintenance) {
 		return Event{ID: e.id, Up: true, Soft: true, Fails: e.fails, Err: err}, true
 	}
 	e.up = false

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -194,5 +195,33 @@ func TestSetKeepsStateAndDropsRemoved(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	if n := runtime.NumGoroutine(); n > base {
 		t.Fatalf("goroutines %d > %d after stop", n, base)
+	}
+}
+
+// A maintenancedir file takes a real down at once, whatever failurecount
+// says; removing it lets the next check bring it back.
+func TestMaintenanceForcesDownAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	s := NewScheduler(4, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	sp := Spec{Type: "on", Addr: netip.MustParseAddr("10.0.1.11"), Port: 80, Interval: 20 * time.Millisecond,
+		Timeout: time.Second, FailureCount: 5, MaintenanceDir: dir}
+	s.Set(ctx, map[string]Check{"a": {Spec: sp, Up: true}})
+	time.Sleep(60 * time.Millisecond)
+	os.WriteFile(dir+"/10.0.1.11:80", nil, 0o644)
+	ev := next(t, s)
+	if ev.Up || ev.Soft || !errors.Is(ev.Err, ErrMaintenance) {
+		t.Fatalf("want forced down, got %+v", ev)
+	}
+	os.Remove(dir + "/10.0.1.11:80")
+	if ev := next(t, s); !ev.Up {
+		t.Fatalf("want up after the file goes, got %+v", ev)
+	}
+	os.WriteFile(dir+"/10.0.1.11", nil, 0o644) // the bare address works too
+	if ev := next(t, s); ev.Up {
+		t.Fatalf("want down, got %+v", ev)
 	}
 }

@@ -35,6 +35,9 @@ type Spec struct {
 	Database    string
 	Secret      string
 	Command     string
+	// MaintenanceDir: a file there named after the real forces it down
+	// at once (ldirectord's maintenancedir).
+	MaintenanceDir string
 
 	Timeout          time.Duration // connect, ping, external
 	NegotiateTimeout time.Duration // negotiate
@@ -115,7 +118,11 @@ func New(s Spec) (Checker, error) {
 	if !ok {
 		return nil, fmt.Errorf("checktype %s is not supported", s.Type)
 	}
-	return b(s)
+	c, err := b(s)
+	if err != nil || s.MaintenanceDir == "" {
+		return c, err
+	}
+	return newMaintenance(s, c), nil
 }
 
 func init() {
