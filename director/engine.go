@@ -27,6 +27,8 @@ type Options struct {
 	RunCommand func(ctx context.Context, line string) error
 	// Ready is called once the table has first been programmed.
 	Ready func()
+	// SendMail delivers email alerts; nil uses SMTP / sendmail.
+	SendMail func(context.Context, Alert) error
 }
 
 // Director keeps the kernel's IPVS table equal to what the configuration
@@ -47,6 +49,10 @@ type Director struct {
 	have    map[ipvs.ServiceKey]ipvs.State
 	fbOn    map[string]bool   // virtual id → fallbackcommand state (true = started)
 	remove  []ipvs.ServiceKey // virtuals dropped by a reload, deleted at the next reconcile
+
+	alerts    *alerter
+	state     string               // starting, running, reloading, stopping (for emailalertstatus)
+	downSince map[string]time.Time // last "Inaccessible" alert per virtual|real
 }
 
 type reloadReq struct {
@@ -74,6 +80,9 @@ func New(cfg *Config, table ipvs.Table, opts Options) *Director {
 		cfg:     cfg,
 		fbOn:    map[string]bool{},
 		health:  map[string]bool{},
+		state:   "starting",
+
+		downSince: map[string]time.Time{},
 	}
 }
 
@@ -92,6 +101,11 @@ func shell(ctx context.Context, line string) error {
 // cleanstop, removes them from the table. An error before the first
 // programming (no IPVS, unreadable table) is returned at once.
 func (d *Director) Run(ctx context.Context) error {
+	d.alerts = newAlerter(d.opts.SendMail, d.log)
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	d.alerts.start(alertCtx)
+	defer d.alerts.drain(stopAlerts, 10*time.Second)
+
 	applyErr, err := d.start(ctx)
 	if err != nil {
 		return err
@@ -107,6 +121,8 @@ func (d *Director) Run(ctx context.Context) error {
 
 	resync := time.NewTicker(d.opts.Resync)
 	defer resync.Stop()
+	remind := time.NewTicker(time.Second)
+	defer remind.Stop()
 	retry := time.NewTimer(time.Second)
 	if applyErr == nil {
 		retry.Stop()
@@ -116,8 +132,12 @@ func (d *Director) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			stopChecks()
 			<-schedDone
+			d.setState("stopping")
 			d.cleanStop(context.WithoutCancel(ctx))
 			return nil
+		case now := <-remind.C:
+			d.startedYet()
+			d.remindInaccessible(now)
 		case ev := <-d.sched.Events():
 			changed := d.event(ev)
 			// Drain what else is ready so that a burst (all reals coming
@@ -134,8 +154,11 @@ func (d *Director) Run(ctx context.Context) error {
 			if changed && d.reconcile(ctx, false) != nil {
 				retry.Reset(time.Second)
 			}
+			d.startedYet()
 		case req := <-d.reloads:
+			d.setState("reloading")
 			req.done <- d.reload(ctx, req.cfg)
+			d.setState("running")
 		case <-resync.C:
 			if d.resync(ctx) != nil {
 				retry.Reset(time.Second)
@@ -163,6 +186,29 @@ func (d *Director) Reload(ctx context.Context, cfg *Config) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// startedYet ends the "starting" state (as ldirectord's initial check
+// pass does) once every check has reported at least once.
+func (d *Director) startedYet() {
+	d.mu.Lock()
+	starting := d.state == "starting"
+	d.mu.Unlock()
+	if !starting {
+		return
+	}
+	for _, st := range d.sched.States() {
+		if st.LastCheck.IsZero() {
+			return
+		}
+	}
+	d.setState("running")
+}
+
+func (d *Director) setState(s string) {
+	d.mu.Lock()
+	d.state = s
+	d.mu.Unlock()
 }
 
 // Config returns the configuration in force.
@@ -378,8 +424,21 @@ func (d *Director) cleanStop(ctx context.Context) {
 	if len(ops) == 0 {
 		return
 	}
+	purged := map[ipvs.ServiceKey][]ipvs.Destination{}
+	for _, op := range ops {
+		purged[op.Service.ServiceKey] = d.have[op.Service.ServiceKey].Dests
+	}
 	err := d.table.Apply(ctx, ops)
 	ipvs.Commit(d.have, ops, err)
+	for _, op := range ops {
+		if _, still := d.have[op.Service.ServiceKey]; still {
+			continue
+		}
+		v := d.virtualOf(op.Service.ServiceKey)
+		for _, dst := range purged[op.Service.ServiceKey] {
+			d.tell(v, fmt.Sprintf("Purged real server (stop): %s (%s)", dst.DestKey, vipString(v)))
+		}
+	}
 	d.logOps(ops, err)
 	if err != nil {
 		d.log.Error("cleanstop: some virtuals could not be removed", "err", err)
@@ -448,17 +507,23 @@ func (d *Director) logOps(ops []ipvs.Op, err error) {
 		case ipvs.DeleteService:
 			d.log.Info("Removed virtual server: " + op.Service.ServiceKey.String())
 		case ipvs.AddDest:
-			d.log.Info(fmt.Sprintf("Added %s server: %s (%s) (Weight set to %d)", kind, op.Dest.DestKey, vs, op.Dest.Weight))
+			d.tell(v, fmt.Sprintf("Added %s server: %s (%s) (Weight set to %d)", kind, op.Dest.DestKey, vs, op.Dest.Weight))
 		case ipvs.UpdateDest:
 			if op.Dest.Weight == 0 {
-				d.log.Info(fmt.Sprintf("Quiescent %s server: %s (%s) (Weight set to 0)", kind, op.Dest.DestKey, vs))
+				d.tell(v, fmt.Sprintf("Quiescent %s server: %s (%s) (Weight set to 0)", kind, op.Dest.DestKey, vs))
 			} else {
-				d.log.Info(fmt.Sprintf("Restored %s server: %s (%s) (Weight set to %d)", kind, op.Dest.DestKey, vs, op.Dest.Weight))
+				d.tell(v, fmt.Sprintf("Restored %s server: %s (%s) (Weight set to %d)", kind, op.Dest.DestKey, vs, op.Dest.Weight))
 			}
 		case ipvs.DeleteDest:
-			d.log.Info(fmt.Sprintf("Deleted %s server: %s (%s)", kind, op.Dest.DestKey, vs))
+			d.tell(v, fmt.Sprintf("Deleted %s server: %s (%s)", kind, op.Dest.DestKey, vs))
 		}
 	}
+}
+
+// tell logs a change to a real and mails it to the virtual's emailalert.
+func (d *Director) tell(v *Virtual, msg string) {
+	d.log.Info(msg)
+	d.alert(v, msg)
 }
 
 func (d *Director) virtualOf(k ipvs.ServiceKey) *Virtual {

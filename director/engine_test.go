@@ -259,3 +259,77 @@ func TestReloadAddsRemovesAndKeepsHealth(t *testing.T) {
 		t.Fatalf("reload did %d ops; expected only the changes", m.Ops-applies)
 	}
 }
+
+type mailbox struct {
+	mu   sync.Mutex
+	msgs []Alert
+}
+
+func (m *mailbox) send(_ context.Context, a Alert) error {
+	m.mu.Lock()
+	m.msgs = append(m.msgs, a)
+	m.mu.Unlock()
+	return nil
+}
+
+func (m *mailbox) subjects() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, a := range m.msgs {
+		out = append(out, a.Subject)
+	}
+	return out
+}
+
+func TestEmailAlertsOnChangesAndReminders(t *testing.T) {
+	f := newFarm(t, 1)
+	v := f.virtual("10.0.0.100", false)
+	v.Fallback = nil
+	v.EmailAlert = []string{"ops@example.com"}
+	v.EmailAlertStatus = []string{"running"} // not "starting": the initial adds send nothing
+	v.EmailAlertFreq = time.Second
+	v.ServiceName = "web"
+	box := &mailbox{}
+	m := ipvs.NewMemory()
+	d := New(&Config{Virtuals: []*Virtual{v}}, m, Options{Resync: time.Hour, SendMail: box.send})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	r0 := fmt.Sprintf("127.0.0.1:%d", f.ports[0])
+	waitTable(t, m, has("-> "+r0), "real up")
+	f.set(0, true)
+	waitTable(t, m, lacks(r0), "real removed")
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		n := 0
+		for _, s := range box.subjects() {
+			if strings.HasPrefix(s, "[web] Inaccessible real server: "+r0) {
+				n++
+			}
+		}
+		if n >= 1 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	got := box.subjects()
+	joined := strings.Join(got, "\n")
+	if !strings.Contains(joined, "[web] Deleted real server: "+r0+" (10.0.0.100:80)") {
+		t.Errorf("no deletion alert in:\n%s", joined)
+	}
+	if !strings.Contains(joined, "[web] Inaccessible real server: "+r0) {
+		t.Errorf("no reminder in:\n%s", joined)
+	}
+	if strings.Contains(joined, "Added real server") {
+		t.Errorf("an alert was sent in state starting:\n%s", joined)
+	}
+	box.mu.Lock()
+	body := box.msgs[0].Body
+	box.mu.Unlock()
+	if !strings.Contains(body, "Daemon-Status: running") || !strings.Contains(body, "Service name: web") {
+		t.Errorf("body %q", body)
+	}
+}

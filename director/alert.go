@@ -1,0 +1,199 @@
+package director
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/smtp"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Alert is one email alert (ldirectord's emailalert).
+type Alert struct {
+	To      []string
+	From    string
+	SMTP    string // host[:port]; "" = the local sendmail, else localhost:25
+	Subject string
+	Body    string
+}
+
+// alerter sends alerts from its own goroutine, so a slow or dead mail
+// server never holds up the table. The queue is bounded: under a storm the
+// newest alerts are dropped (and counted in the log) rather than memory.
+type alerter struct {
+	send  func(context.Context, Alert) error
+	log   *slog.Logger
+	queue chan Alert
+	wg    sync.WaitGroup
+}
+
+func newAlerter(send func(context.Context, Alert) error, log *slog.Logger) *alerter {
+	if send == nil {
+		send = SendMail
+	}
+	return &alerter{send: send, log: log, queue: make(chan Alert, 256)}
+}
+
+func (a *alerter) start(ctx context.Context) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		for {
+			select {
+			case m := <-a.queue:
+				if err := a.send(ctx, m); err != nil {
+					a.log.Error("email alert not sent", "subject", m.Subject, "err", err)
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+}
+
+// drain sends what is queued (stop alerts) within the time left, then stops.
+func (a *alerter) drain(cancel context.CancelFunc, within time.Duration) {
+	deadline := time.After(within)
+	for len(a.queue) > 0 {
+		select {
+		case <-deadline:
+			cancel()
+			a.wg.Wait()
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	cancel()
+	a.wg.Wait()
+}
+
+func (a *alerter) enqueue(m Alert) {
+	select {
+	case a.queue <- m:
+	default:
+		a.log.Error("email alert queue full; alert dropped", "subject", m.Subject)
+	}
+}
+
+// alert queues a mail for virtual v if it has recipients and the daemon
+// state is one it wants alerts in.
+func (d *Director) alert(v *Virtual, msg string) {
+	if d.alerts == nil || v == nil || len(v.EmailAlert) == 0 || !slices.Contains(v.EmailAlertStatus, d.state) {
+		return
+	}
+	host, _ := os.Hostname()
+	subject := msg
+	if v.ServiceName != "" {
+		subject = "[" + v.ServiceName + "] " + msg
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "ldirectord host: %s\nLog-Message: %s\nDaemon-Status: %s\n", host, msg, d.state)
+	if v.ServiceName != "" {
+		fmt.Fprintf(&b, "Service name: %s\n", v.ServiceName)
+	}
+	if v.Comment != "" {
+		fmt.Fprintf(&b, "Comment: %s\n", v.Comment)
+	}
+	from := d.cfg.Global.EmailAlertFrom
+	if from == "" {
+		from = "ldirectord@" + host
+	}
+	d.alerts.enqueue(Alert{To: v.EmailAlert, From: from, SMTP: v.SMTP, Subject: subject, Body: b.String()})
+}
+
+// remindInaccessible re-sends "Inaccessible real server" every
+// emailalertfreq while a real stays down.
+func (d *Director) remindInaccessible(now time.Time) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, v := range d.cfg.Virtuals {
+		if v.EmailAlertFreq <= 0 || len(v.EmailAlert) == 0 {
+			continue
+		}
+		for _, r := range v.Reals {
+			key := v.ID() + "|" + r.Dest.DestKey.String()
+			if d.up(v, r) {
+				delete(d.downSince, key)
+				continue
+			}
+			last, ok := d.downSince[key]
+			if !ok {
+				d.downSince[key] = now
+				continue
+			}
+			if now.Sub(last) >= v.EmailAlertFreq {
+				d.downSince[key] = now
+				d.alert(v, fmt.Sprintf("Inaccessible real server: %s (%s)", r.Dest.DestKey, vipString(v)))
+			}
+		}
+	}
+}
+
+// SendMail delivers an alert over SMTP (to Alert.SMTP, port 25 by default)
+// or, with no smtp= set, through the local sendmail when there is one.
+func SendMail(ctx context.Context, m Alert) error {
+	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
+		m.From, strings.Join(m.To, ", "), m.Subject, time.Now().Format(time.RFC1123Z), strings.ReplaceAll(m.Body, "\n", "\r\n"))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if m.SMTP == "" {
+		if _, err := os.Stat("/usr/sbin/sendmail"); err == nil {
+			cmd := exec.CommandContext(ctx, "/usr/sbin/sendmail", "-t", "-oi")
+			cmd.Stdin = strings.NewReader(strings.ReplaceAll(msg, "\r\n", "\n"))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				return fmt.Errorf("sendmail: %v: %s", err, out)
+			}
+			return nil
+		}
+		m.SMTP = "localhost"
+	}
+	addr := m.SMTP
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		addr = net.JoinHostPort(addr, "25")
+	}
+	var dialer net.Dialer
+	conn, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	c, err := smtp.NewClient(conn, host)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if h, err := os.Hostname(); err == nil {
+		if err := c.Hello(h); err != nil {
+			return err
+		}
+	}
+	if err := c.Mail(m.From); err != nil {
+		return err
+	}
+	for _, to := range m.To {
+		if err := c.Rcpt(to); err != nil {
+			return err
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write([]byte(msg)); err != nil {
+		return err
+	}
+	if err := w.Close(); err != nil {
+		return err
+	}
+	return c.Quit()
+}
