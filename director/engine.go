@@ -534,3 +534,9 @@ func (d *Director) virtualOf(k ipvs.ServiceKey) *Virtual {
 	}
 	return nil
 }
+
+// CheckStats reports the check scheduler's totals and recent lateness.
+func (d *Director) CheckStats() healthcheck.Stats { return d.sched.Stats() }
+
+// CheckStates reports every check's state.
+func (d *Director) CheckStates() map[string]healthcheck.State { return d.sched.States() }
