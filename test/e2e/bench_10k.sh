@@ -10,6 +10,7 @@ NV=${BENCH_VIRTUALS:-100}
 NR=${BENCH_REALS:-100}
 mkdir -p /tmp/bench
 ip netns add bench
+ip -n bench link set lo up  # without a local table every IPv4 destination add fails (EINVAL)
 {
 	echo "checkinterval=10"
 	echo 'logfile="/tmp/bench/ld.log"'
