@@ -39,6 +39,7 @@ build:
 	if [ -z "$$pkgs" ]; then echo "build: no commands under cmd/ yet"; exit 0; fi; \
 	echo "CGO_ENABLED=0 go build -trimpath -o build/" $$pkgs; \
 	CGO_ENABLED=0 go build -trimpath -o build/ $$pkgs
+	CGO_ENABLED=0 go build -trimpath -o build/vmcheck ./ipvs/internal/vmcheck
 
 unit:
 	go vet ./...
