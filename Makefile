@@ -40,6 +40,7 @@ build:
 	echo "CGO_ENABLED=0 go build -trimpath -o build/" $$pkgs; \
 	CGO_ENABLED=0 go build -trimpath -o build/ $$pkgs
 	CGO_ENABLED=0 go build -trimpath -o build/vmcheck ./ipvs/internal/vmcheck
+	CGO_ENABLED=0 go build -trimpath -o build/iptool ./failover/ipaddr/internal/iptool
 
 unit:
 	go vet ./...
