@@ -1,6 +1,7 @@
 package healthcheck
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -9,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -32,35 +35,40 @@ func (c connectCheck) Check(ctx context.Context) error {
 }
 
 // httpCheck is ldirectord's negotiate check for service http and https:
-// fetch request, require a 2xx final status (redirects followed) and, when
-// receive is set, a body matching it.
+// fetch request, require a 2xx final status (redirects followed, as LWP
+// does for GET and HEAD) and, when receive is set, a body matching it.
+//
+// It speaks HTTP/1.1 over a fresh connection per check ("Connection:
+// close", as ldirectord: a kept-alive socket would hide a server that
+// stopped accepting) and parses the reply with net/http's reader. It does
+// not use http.Client: its transport machinery (connection pool, reader
+// and writer goroutines per connection) costs more than the probe itself
+// when thousands of reals are checked every second.
 type httpCheck struct {
-	s      Spec
-	url    string
-	client *http.Client
+	s     Spec
+	url   *url.URL
+	tls   *tls.Config
+	proxy string // host:port: fetch through this HTTP proxy (http_proxy)
 }
 
-func newHTTPCheck(s Spec) *httpCheck {
+const maxRedirects = 7 // LWP's default
+
+func newHTTPCheck(s Spec) (*httpCheck, error) {
 	scheme := s.Service
-	host := netip.AddrPortFrom(s.Addr, s.Port).String()
-	url := s.Request
-	if !strings.Contains(url, scheme+"://") {
-		url = scheme + "://" + host + "/" + strings.TrimPrefix(url, "/")
+	raw := s.Request
+	if !strings.Contains(raw, scheme+"://") {
+		raw = scheme + "://" + netip.AddrPortFrom(s.Addr, s.Port).String() + "/" + strings.TrimPrefix(raw, "/")
 	} else {
-		url = strings.TrimPrefix(url, "/")
+		raw = strings.TrimPrefix(raw, "/")
 	}
-	tr := &http.Transport{
-		// Every check opens a fresh connection, as ldirectord does: a
-		// kept-alive socket would hide a server that stopped accepting.
-		DisableKeepAlives: true,
-		TLSClientConfig: &tls.Config{
-			InsecureSkipVerify: true, // ldirectord: verify_hostname => 0
-			ServerName:         s.VirtualHost,
-		},
-		Proxy:              nil,
-		DisableCompression: true,
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("check URL %q: %w", raw, err)
 	}
-	return &httpCheck{s: s, url: url, client: &http.Client{Transport: tr}}
+	return &httpCheck{s: s, url: u, tls: &tls.Config{
+		InsecureSkipVerify: true, // ldirectord: verify_hostname => 0
+		ServerName:         s.VirtualHost,
+	}}, nil
 }
 
 func (c *httpCheck) Check(ctx context.Context) error {
@@ -68,32 +76,135 @@ func (c *httpCheck) Check(ctx context.Context) error {
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.url, nil)
-	if err != nil {
-		return err
+	u := c.url
+	for hop := 0; ; hop++ {
+		status, body, loc, err := c.fetch(ctx, method, u, hop == 0)
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				// The socket deadline is the context's: say so plainly.
+				err = fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
+			}
+			return fmt.Errorf("%s %s: %w", method, u, err)
+		}
+		if loc != "" && hop < maxRedirects {
+			next, err := u.Parse(loc)
+			if err != nil {
+				return fmt.Errorf("%s %s: bad redirect %q: %w", method, u, loc, err)
+			}
+			u = next
+			continue
+		}
+		if status < 200 || status > 299 {
+			return fmt.Errorf("%s %s: status %d %s", method, u, status, http.StatusText(status))
+		}
+		if c.s.Receive != nil && method != http.MethodHead && !c.s.Receive.Match(body) {
+			return fmt.Errorf("%s %s: body does not match receive %q", method, u, c.s.Receive.String())
+		}
+		return nil
 	}
-	if c.s.VirtualHost != "" {
-		req.Host = c.s.VirtualHost
+}
+
+// fetch does one request on a new connection. It returns the redirect
+// target for 301/302/303/307/308 replies that carry one.
+func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first bool) (int, []byte, string, error) {
+	host := u.Host
+	if u.Port() == "" {
+		port := "80"
+		if u.Scheme == "https" {
+			port = "443"
+		}
+		host = net.JoinHostPort(u.Hostname(), port)
 	}
-	req.Header.Set("User-Agent", "directord-check")
-	resp, err := c.client.Do(req)
+	dial := host
+	if c.proxy != "" {
+		dial = c.proxy
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", dial)
 	if err != nil {
-		return err
+		return 0, nil, "", err
+	}
+	defer conn.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	target := u.RequestURI()
+	if c.proxy != "" {
+		if u.Scheme == "https" {
+			if err := connectTunnel(conn, host); err != nil {
+				return 0, nil, "", err
+			}
+		} else {
+			target = u.String() // a proxy takes the absolute URI
+		}
+	}
+	// The Host header is virtualhost on the first hop; a redirect to
+	// another host names its own.
+	hostHeader := u.Host
+	if first && c.s.VirtualHost != "" {
+		hostHeader = c.s.VirtualHost
+	}
+	if u.Scheme == "https" {
+		cfg := c.tls
+		if !first || c.s.VirtualHost == "" {
+			cfg = cfg.Clone()
+			cfg.ServerName = u.Hostname()
+			if first && c.s.VirtualHost != "" {
+				cfg.ServerName = c.s.VirtualHost
+			}
+		}
+		tc := tls.Client(conn, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return 0, nil, "", err
+		}
+		conn = tc
+	}
+	req := method + " " + target + " HTTP/1.1\r\nHost: " + hostHeader +
+		"\r\nUser-Agent: directord-check\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+	if _, err := io.WriteString(conn, req); err != nil {
+		return 0, nil, "", err
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), &http.Request{Method: method})
+	if err != nil {
+		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("%s %s: status %s", method, c.url, resp.Status)
+	switch resp.StatusCode {
+	case 301, 302, 303, 307, 308:
+		if loc := resp.Header.Get("Location"); loc != "" {
+			return resp.StatusCode, nil, loc, nil
+		}
 	}
 	if c.s.Receive == nil || method == http.MethodHead {
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-		return nil
+		return resp.StatusCode, nil, "", nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	if err != nil {
-		return fmt.Errorf("%s %s: reading body: %w", method, c.url, err)
+		return 0, nil, "", fmt.Errorf("reading body: %w", err)
 	}
-	if !c.s.Receive.Match(body) {
-		return fmt.Errorf("%s %s: body does not match receive %q", method, c.url, c.s.Receive.String())
+	return resp.StatusCode, body, "", nil
+}
+
+// connectTunnel asks an HTTP proxy for a tunnel to host (for https).
+func connectTunnel(conn net.Conn, host string) error {
+	if _, err := io.WriteString(conn, "CONNECT "+host+" HTTP/1.1\r\nHost: "+host+"\r\n\r\n"); err != nil {
+		return err
+	}
+	// Read the reply byte by byte up to the blank line, so nothing of the
+	// tunnelled stream is swallowed by a buffer.
+	var head []byte
+	one := make([]byte, 1)
+	for !strings.HasSuffix(string(head), "\r\n\r\n") {
+		if len(head) > 8192 {
+			return fmt.Errorf("proxy CONNECT reply too long")
+		}
+		if _, err := conn.Read(one); err != nil {
+			return fmt.Errorf("proxy CONNECT: %w", err)
+		}
+		head = append(head, one[0])
+	}
+	if f := strings.Fields(string(head)); len(f) < 2 || f[1] != "200" {
+		return fmt.Errorf("proxy refused CONNECT %s: %q", host, strings.SplitN(string(head), "\r\n", 2)[0])
 	}
 	return nil
 }

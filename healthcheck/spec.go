@@ -146,8 +146,8 @@ func init() {
 	registerType("on", func(Spec) (Checker, error) { return constCheck{}, nil })
 	registerType("off", func(Spec) (Checker, error) { return constCheck{err: errOff}, nil })
 
-	registerService("http", func(s Spec) (Checker, error) { return newHTTPCheck(s), nil })
-	registerService("https", func(s Spec) (Checker, error) { return newHTTPCheck(s), nil })
+	registerService("http", func(s Spec) (Checker, error) { return newHTTPCheck(s) })
+	registerService("https", func(s Spec) (Checker, error) { return newHTTPCheck(s) })
 	registerService("none", func(Spec) (Checker, error) { return constCheck{}, nil })
 }
 
