@@ -33,7 +33,12 @@ func CheckSpec(v *Virtual, r *Real) healthcheck.Spec {
 		s.Port = servicePorts[c.Service]
 	}
 	if s.Protocol == 0 {
-		s.Protocol = ipvs.TCP // fwmark virtuals are checked over TCP
+		// fwmark virtuals are checked over TCP, but dns over UDP: ldirectord
+		// queries over TCP only when the virtual itself is TCP.
+		s.Protocol = ipvs.TCP
+		if c.Service == "dns" {
+			s.Protocol = ipvs.UDP
+		}
 	}
 	if r.Request != "" {
 		s.Request = r.Request
