@@ -74,6 +74,10 @@ func (s *Spec) deadline() time.Duration {
 		return max(s.NegotiateTimeout, s.Timeout)
 	case "ping":
 		return s.Timeout * time.Duration(max(s.Count, 1))
+	case "connect":
+		if s.Protocol == ipvs.UDP { // a ping check: every attempt gets its time
+			return s.Timeout * time.Duration(max(s.Count, 1))
+		}
 	}
 	return s.Timeout
 }
@@ -126,19 +130,16 @@ func New(s Spec) (Checker, error) {
 }
 
 func init() {
-	registerType("connect", func(s Spec) (Checker, error) {
-		if s.Protocol == ipvs.UDP {
-			return nil, fmt.Errorf("checktype connect on a UDP virtual is a ping check, not supported yet")
-		}
-		return connectCheck{s: s}, nil
-	})
+	registerType("connect", connector)
+	registerType("ping", func(s Spec) (Checker, error) { return newPingCheck(s), nil })
 	registerType("negotiate", negotiator)
 	registerType("combined", func(s Spec) (Checker, error) {
 		n, err := negotiator(s)
 		if err != nil {
 			return nil, err
 		}
-		return &combinedCheck{connect: connectCheck{s: s}, negotiate: n, every: s.CombinedN, count: -1}, nil
+		c, _ := connector(s)
+		return &combinedCheck{connect: c, negotiate: n, every: s.CombinedN, count: -1}, nil
 	})
 	external := func(s Spec) (Checker, error) { return externalCheck{s: s}, nil }
 	registerType("external", external)
@@ -149,6 +150,15 @@ func init() {
 	registerService("http", func(s Spec) (Checker, error) { return newHTTPCheck(s) })
 	registerService("https", func(s Spec) (Checker, error) { return newHTTPCheck(s) })
 	registerService("none", func(Spec) (Checker, error) { return constCheck{}, nil })
+}
+
+// connector is the connect check: TCP, or on a UDP virtual the ping check,
+// as in ldirectord.
+func connector(s Spec) (Checker, error) {
+	if s.Protocol == ipvs.UDP {
+		return newPingCheck(s), nil
+	}
+	return connectCheck{s: s}, nil
 }
 
 var errOff = fmt.Errorf("checktype off")
