@@ -50,3 +50,31 @@ func TestUnsupportedCheckRefusedAtLoad(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// ldirectord's real-id rule: the same real checked the same way from two
+// virtuals is one check; a different request makes it another.
+func TestSameRealSameCheckIsSharedAcrossVirtuals(t *testing.T) {
+	cfg, err := Parse("t.cf", strings.NewReader(`checkinterval=1
+virtual=10.0.0.100:80
+	real=10.0.1.11:80 masq
+	real=10.0.1.12:80 masq
+	request="/a.html"
+virtual=10.0.0.101:80
+	real=10.0.1.11:80 gate 5
+	real=10.0.1.12:80 masq "/b.html", "x"
+	request="/a.html"
+`), ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := New(cfg, nil, Options{})
+	d.checkOf = checkIDs(cfg)
+	specs := d.specs()
+	if len(specs) != 3 {
+		t.Fatalf("want 3 checks (10.0.1.11 shared, 10.0.1.12 twice), got %d", len(specs))
+	}
+	a, b := cfg.Virtuals[0], cfg.Virtuals[1]
+	if d.checkOf[a.Reals[0]] != d.checkOf[b.Reals[0]] || d.checkOf[a.Reals[1]] == d.checkOf[b.Reals[1]] {
+		t.Fatalf("ids: %q %q / %q %q", d.checkOf[a.Reals[0]], d.checkOf[b.Reals[0]], d.checkOf[a.Reals[1]], d.checkOf[b.Reals[1]])
+	}
+}
