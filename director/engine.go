@@ -540,3 +540,54 @@ func (d *Director) CheckStats() healthcheck.Stats { return d.sched.Stats() }
 
 // CheckStates reports every check's state.
 func (d *Director) CheckStates() map[string]healthcheck.State { return d.sched.States() }
+
+// RealStatus is one real as the director sees it.
+type RealStatus struct {
+	Addr     string `json:"addr"`
+	Weight   int32  `json:"weight"`   // in the kernel; -1 when absent
+	Up       bool   `json:"up"`       // health
+	Fallback bool   `json:"fallback"` // the fallback server
+	LastErr  string `json:"last_error,omitempty"`
+}
+
+// VirtualStatus is one virtual service with its reals.
+type VirtualStatus struct {
+	ID        string       `json:"id"`
+	Scheduler string       `json:"scheduler"`
+	Reals     []RealStatus `json:"reals"`
+}
+
+// Snapshot reports every virtual with each real's health and kernel weight.
+func (d *Director) Snapshot() []VirtualStatus {
+	states := d.sched.States()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]VirtualStatus, 0, len(d.cfg.Virtuals))
+	for _, v := range d.cfg.Virtuals {
+		kernel := map[ipvs.DestKey]int32{}
+		for _, dst := range d.have[v.Service.ServiceKey].Dests {
+			kernel[dst.DestKey] = dst.Weight
+		}
+		weight := func(k ipvs.DestKey) int32 {
+			if w, ok := kernel[k]; ok {
+				return w
+			}
+			return -1
+		}
+		vs := VirtualStatus{ID: v.ID(), Scheduler: v.Service.Scheduler}
+		for _, r := range v.Reals {
+			rs := RealStatus{Addr: r.Dest.DestKey.String(), Weight: weight(r.Dest.DestKey), Up: d.up(v, r)}
+			if st, ok := states[d.checkOf[r]]; ok && st.LastErr != nil {
+				rs.LastErr = st.LastErr.Error()
+			}
+			vs.Reals = append(vs.Reals, rs)
+		}
+		if fb := v.Fallback; fb != nil {
+			if w := weight(fb.DestKey); w >= 0 {
+				vs.Reals = append(vs.Reals, RealStatus{Addr: fb.DestKey.String(), Weight: w, Up: true, Fallback: true})
+			}
+		}
+		out = append(out, vs)
+	}
+	return out
+}

@@ -333,3 +333,26 @@ func TestEmailAlertsOnChangesAndReminders(t *testing.T) {
 		t.Errorf("body %q", body)
 	}
 }
+
+func TestSnapshotShowsHealthAndKernelWeight(t *testing.T) {
+	f := newFarm(t, 2)
+	v := f.virtual("10.0.0.100", true)
+	m := ipvs.NewMemory()
+	d, stop := run(t, &Config{Virtuals: []*Virtual{v}}, m, nil)
+	defer stop()
+	r1 := fmt.Sprintf("127.0.0.1:%d", f.ports[1])
+	waitTable(t, m, has("-> "+r1+" masq 3"), "up")
+	f.set(1, true)
+	waitTable(t, m, has("-> "+r1+" masq 0"), "quiesced")
+	snap := d.Snapshot()
+	if len(snap) != 1 || len(snap[0].Reals) != 2 {
+		t.Fatalf("%+v", snap)
+	}
+	got := snap[0].Reals[1]
+	if got.Addr != r1 || got.Up || got.Weight != 0 || !strings.Contains(got.LastErr, "404") {
+		t.Fatalf("%+v", got)
+	}
+	if r0 := snap[0].Reals[0]; !r0.Up || r0.Weight != 2 {
+		t.Fatalf("%+v", r0)
+	}
+}
