@@ -1,0 +1,859 @@
+package haconf
+
+// This file reads ha.cf as heartbeat 3.0.6's parse_config does:
+//
+//   - leading whitespace is skipped, '#' starts a comment anywhere on the
+//     line, the line ends at the first CR or LF;
+//   - the first whitespace-delimited word is the directive (case
+//     sensitive; "udp" is an old name of "bcast"); unknown → "Illegal
+//     directive" and heartbeat does not start;
+//   - for most directives the rest of the line is split at commas, spaces
+//     and tabs and each token is given to the directive on its own, so
+//     "node a b" declares two nodes and "keepalive 1 2" ends with 2;
+//   - whole-line directives (mcast, mcast6, ucast, ucast6, ping_group,
+//     respawn, failfast, stonith, stonith_host, apiauth) get the rest of
+//     the line;
+//   - directives are applied in file order: udpport affects only the
+//     bcast/ucast lines after it;
+//   - defaults are applied and cross-checked after the whole file.
+//
+// Stricter than heartbeat: numbers must be whole tokens (heartbeat's atoi
+// reads "694x" as 694), times must be well formed ("1.5.2" and "2msfoo"
+// are errors here; cl_get_msec reads 1.5 s and 2 ms), ucast/mcast fields
+// are validated here rather than when the plugin opens its socket.
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AutoFailback is the auto_failback setting.
+type AutoFailback uint8
+
+// auto_failback values. On and Off use the nice_failback protocol
+// (starting / resource / ask_resources); Legacy uses ip-request.
+const (
+	FailbackLegacy AutoFailback = iota
+	FailbackOn
+	FailbackOff
+)
+
+func (a AutoFailback) String() string {
+	switch a {
+	case FailbackOn:
+		return "on"
+	case FailbackOff:
+		return "off"
+	}
+	return "legacy"
+}
+
+// MediumKind is a communication medium type.
+type MediumKind uint8
+
+// Media this implementation can speak.
+const (
+	Bcast MediumKind = iota + 1
+	Ucast
+	Mcast
+	Ucast6
+	Mcast6
+)
+
+func (k MediumKind) String() string {
+	switch k {
+	case Bcast:
+		return "bcast"
+	case Ucast:
+		return "ucast"
+	case Mcast:
+		return "mcast"
+	case Ucast6:
+		return "ucast6"
+	case Mcast6:
+		return "mcast6"
+	}
+	return "MediumKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Medium is one heartbeat path. heartbeat sends every message on every
+// medium.
+type Medium struct {
+	Kind MediumKind
+	Dev  string // interface
+	// Peer is the unicast destination (ucast, ucast6): an address or a
+	// host name as written (heartbeat resolves names at start).
+	Peer  string
+	Group netip.Addr // multicast group (mcast, mcast6)
+	// Port is the UDP port: the udpport in force at this line for bcast
+	// and ucast, the line's own port for mcast.
+	Port int
+	TTL  int  // mcast ttl / mcast6 hops
+	Loop bool // mcast loopback
+	Line int
+}
+
+func (m Medium) String() string {
+	switch m.Kind {
+	case Ucast, Ucast6:
+		return fmt.Sprintf("%v %s %s:%d", m.Kind, m.Dev, m.Peer, m.Port)
+	case Mcast, Mcast6:
+		return fmt.Sprintf("%v %s %v:%d ttl %d loop %t", m.Kind, m.Dev, m.Group, m.Port, m.TTL, m.Loop)
+	}
+	return fmt.Sprintf("%v %s:%d", m.Kind, m.Dev, m.Port)
+}
+
+// Ping is a ping pseudo-node: "ping ip" (one per address, named by it) or
+// "ping_group name ip ..." (up when any address answers).
+type Ping struct {
+	Name  string
+	Addrs []string // addresses or host names as written
+	Group bool
+	Line  int
+}
+
+// Child is a respawn (or failfast) program.
+type Child struct {
+	User    string
+	Path    string   // absolute
+	Args    []string // split at whitespace
+	Command string   // path and arguments as written
+	Line    int
+}
+
+// HACF is a parsed ha.cf with heartbeat's defaults applied.
+type HACF struct {
+	File      string
+	LocalNode string // lowercased
+
+	Keepalive time.Duration // keepalive (default 1 s)
+	Deadtime  time.Duration // deadtime (default 30 s)
+	Warntime  time.Duration // warntime (default deadtime/2)
+	Initdead  time.Duration // initdead (see initdeadDefault)
+	Deadping  time.Duration // deadping (default deadtime)
+
+	UDPPort int // the last udpport, or the default (694)
+
+	Nodes []string // node names, lowercased, in order, local one included
+	Media []Medium
+	Ping  []Ping
+
+	AutoFailback AutoFailback
+
+	Logfile     string // logfile
+	Debugfile   string // debugfile
+	LogFacility string // logfacility ("none" disables syslog)
+	// UseLogd is the effective use_logd: as set, else true when none of
+	// logfile, debugfile and logfacility is set.
+	UseLogd bool
+
+	Respawn  []Child // respawn: restarted unless it exits 100
+	Failfast []Child // failfast: the node reboots if it dies
+
+	Watchdog  string   // watchdog device
+	MsgFmt    string   // msgfmt: classic (default) or netstring
+	Autojoin  string   // autojoin: none (default), other, any
+	GenMethod string   // hbgenmethod: file (default) or time
+	UUIDFrom  string   // uuidfrom: file (default) or nodename
+	Hopfudge  int      // hopfudge (default 1): ttl = hopfudge + nodes
+	Debug     int      // debug level
+	Cluster   string   // cluster name (default linux-ha)
+	Env       []string // env NAME=value for respawned children
+
+	// Line of the last occurrence of each directive, for messages of
+	// the runtime that refer to a setting.
+	Lines map[string]int
+
+	Warnings []Warning
+}
+
+// HACFOptions are the parser's inputs from the host.
+type HACFOptions struct {
+	// LocalNode is this node's name (uname -n, or /etc/ha.d/nodeinfo);
+	// it must be one of the nodes. A parameter so that tests can run two
+	// nodes on one host.
+	LocalNode string
+	// DefaultUDPPort is the port of ha-cluster/udp in /etc/services; 0
+	// means 694.
+	DefaultUDPPort int
+}
+
+// Directive kinds.
+const (
+	perToken  = iota // the rest of the line split at ", \t", one call per token
+	wholeLine        // the rest of the line at once
+)
+
+type directive struct {
+	kind int
+	fn   func(p *hacfParser, v string) error
+}
+
+// directives is every ha.cf directive heartbeat 3.0.6 knows (with the
+// media plugins Debian ships).
+var directives map[string]directive
+
+func init() {
+	directives = map[string]directive{
+		"node":      {perToken, (*hacfParser).node},
+		"keepalive": {perToken, timeSetter("keepalive", func(c *HACF) *time.Duration { return &c.Keepalive })},
+		"deadtime":  {perToken, timeSetter("deadtime", func(c *HACF) *time.Duration { return &c.Deadtime })},
+		"warntime":  {perToken, timeSetter("warntime", func(c *HACF) *time.Duration { return &c.Warntime })},
+		"initdead":  {perToken, timeSetter("initdead", func(c *HACF) *time.Duration { return &c.Initdead })},
+		"deadping":  {perToken, timeSetter("deadping", func(c *HACF) *time.Duration { return &c.Deadping })},
+		"udpport":   {perToken, (*hacfParser).udpport},
+		"bcast":     {perToken, (*hacfParser).bcast},
+		"mcast":     {wholeLine, (*hacfParser).mcast},
+		"mcast6":    {wholeLine, (*hacfParser).mcast},
+		"ucast":     {wholeLine, (*hacfParser).ucast},
+		"ucast6":    {wholeLine, (*hacfParser).ucast},
+		"serial": {perToken, func(p *hacfParser, v string) error {
+			return fmt.Errorf("serial media are not supported; use bcast, mcast or ucast")
+		}},
+		"hbaping": {wholeLine, func(p *hacfParser, v string) error {
+			return fmt.Errorf("hbaping media are not supported; use ping")
+		}},
+		"baud":          {perToken, intCheck("baud", 1, math.MaxInt32)},
+		"ping":          {perToken, (*hacfParser).ping},
+		"ping_group":    {wholeLine, (*hacfParser).pingGroup},
+		"auto_failback": {perToken, (*hacfParser).autoFailback},
+		"nice_failback": {perToken, (*hacfParser).niceFailback},
+		"logfile":       {perToken, func(p *hacfParser, v string) error { p.c.Logfile = v; return nil }},
+		"debugfile":     {perToken, func(p *hacfParser, v string) error { p.c.Debugfile = v; return nil }},
+		"logfacility":   {perToken, (*hacfParser).logFacility},
+		"use_logd":      {perToken, (*hacfParser).useLogd},
+		"respawn":       {wholeLine, (*hacfParser).child},
+		"failfast":      {wholeLine, (*hacfParser).child},
+		"crm":           {perToken, (*hacfParser).crm},
+		"pacemaker":     {perToken, (*hacfParser).crm},
+		"hopfudge": {perToken, func(p *hacfParser, v string) error {
+			n, err := atoi("hopfudge", v, 0, 255)
+			p.c.Hopfudge = n
+			return err
+		}},
+		"hbgenmethod": {perToken, func(p *hacfParser, v string) error {
+			return oneOf("hbgenmethod", v, &p.c.GenMethod, "file", "time")
+		}},
+		"autojoin": {perToken, func(p *hacfParser, v string) error {
+			return oneOf("autojoin", v, &p.c.Autojoin, "none", "other", "any")
+		}},
+		"uuidfrom": {perToken, func(p *hacfParser, v string) error {
+			return oneOf("uuidfrom", v, &p.c.UUIDFrom, "file", "nodename")
+		}},
+		"msgfmt": {perToken, func(p *hacfParser, v string) error {
+			return oneOf("msgfmt", v, &p.c.MsgFmt, "classic", "netstring")
+		}},
+		"debug": {perToken, func(p *hacfParser, v string) error {
+			n, err := atoi("debug", v, 0, 255)
+			p.c.Debug = n
+			return err
+		}},
+		"cluster":  {perToken, func(p *hacfParser, v string) error { p.c.Cluster = v; return nil }},
+		"env":      {perToken, (*hacfParser).env},
+		"watchdog": {perToken, func(p *hacfParser, v string) error { p.c.Watchdog = v; return nil }},
+		"stonith": {wholeLine, func(p *hacfParser, v string) error {
+			p.warnf("stonith is not supported and is ignored: a dead peer's resources are taken over without fencing it")
+			return nil
+		}},
+		"stonith_host": {wholeLine, func(p *hacfParser, v string) error {
+			p.warnf("stonith_host is not supported and is ignored: a dead peer's resources are taken over without fencing it")
+			return nil
+		}},
+		"apiauth": {wholeLine, ignore},
+
+		// Tuning of heartbeat's own process, its client API, Pacemaker
+		// or compression: checked where cheap, otherwise ignored.
+		"realtime":                {perToken, boolCheck("realtime")},
+		"rtprio":                  {perToken, intCheck("rtprio", 0, 99)},
+		"coredumps":               {perToken, boolCheck("coredumps")},
+		"coreroot":                {perToken, ignore},
+		"normalpoll":              {perToken, boolCheck("normalpoll")},
+		"log_badpack":             {perToken, boolCheck("log_badpack")},
+		"syslogmsgfmt":            {perToken, boolCheck("syslogmsgfmt")},
+		"logfile_syslogfmt":       {perToken, boolCheck("logfile_syslogfmt")},
+		"conn_logd_time":          {perToken, intCheck("conn_logd_time", 0, math.MaxInt32)},
+		"compression":             {perToken, ignore},
+		"compression_threshold":   {perToken, intCheck("compression_threshold", 0, math.MaxInt32)},
+		"traditional_compression": {perToken, boolCheck("traditional_compression")},
+		"max_rexmit_delay":        {perToken, intCheck("max_rexmit_delay", 0, math.MaxInt32)},
+		"memreserve":              {perToken, intCheck("memreserve", 0, math.MaxInt32)},
+		"quorum_server":           {perToken, ignore},
+		"record_config_changes":   {perToken, boolCheck("record_config_changes")},
+		"record_pengine_inputs":   {perToken, boolCheck("record_pengine_inputs")},
+		"enable_config_writes":    {perToken, boolCheck("enable_config_writes")},
+	}
+}
+
+func ignore(*hacfParser, string) error { return nil }
+
+func boolCheck(name string) func(*hacfParser, string) error {
+	return func(_ *hacfParser, v string) error {
+		_, err := parseBool(name, v)
+		return err
+	}
+}
+
+func intCheck(name string, lo, hi int) func(*hacfParser, string) error {
+	return func(_ *hacfParser, v string) error {
+		_, err := atoi(name, v, lo, hi)
+		return err
+	}
+}
+
+func timeSetter(name string, field func(*HACF) *time.Duration) func(*hacfParser, string) error {
+	return func(p *hacfParser, v string) error {
+		d, err := ParseTime(v)
+		if err != nil {
+			return fmt.Errorf("invalid %s %q: %v", name, v, err)
+		}
+		if d <= 0 {
+			return fmt.Errorf("invalid %s %q: must be greater than 0", name, v)
+		}
+		*field(p.c) = d
+		return nil
+	}
+}
+
+func atoi(name, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || v[0] == '+' || n < lo || n > hi {
+		return 0, fmt.Errorf("invalid %s %q: want a whole number from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+func oneOf(name, v string, dst *string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			*dst = v
+			return nil
+		}
+	}
+	return fmt.Errorf("invalid %s %q: want %s", name, v, strings.Join(allowed, ", "))
+}
+
+// parseBool is cl_str_to_boolean.
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "on", "yes", "y", "1":
+		return true, nil
+	case "false", "off", "no", "n", "0":
+		return false, nil
+	}
+	return false, fmt.Errorf("invalid %s %q: want on or off (yes/no, true/false, y/n, 1/0)", name, v)
+}
+
+// ParseTime reads an ha.cf time as cluster-glue's cl_get_msec: a decimal
+// number (fractions allowed) of seconds, or of milliseconds with a unit
+// "ms"/"msec", or microseconds with "us"/"usec" (units case-insensitive,
+// attached to the number), rounded to whole milliseconds.
+func ParseTime(s string) (time.Duration, error) {
+	i := 0
+	dots := 0
+	for i < len(s) && (s[i] >= '0' && s[i] <= '9' || s[i] == '.') {
+		if s[i] == '.' {
+			dots++
+		}
+		i++
+	}
+	num, unit := s[:i], s[i:]
+	if num == "" || num == "." || dots > 1 {
+		return 0, fmt.Errorf("not a number")
+	}
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0, fmt.Errorf("not a number")
+	}
+	switch strings.ToLower(unit) {
+	case "":
+		f *= 1000
+	case "ms", "msec":
+	case "us", "usec":
+		f /= 1000
+	default:
+		return 0, fmt.Errorf("unknown unit %q (want none for seconds, ms or us)", unit)
+	}
+	ms := math.Floor(f + 0.5)
+	if ms > math.MaxInt32 {
+		return 0, fmt.Errorf("too large")
+	}
+	return time.Duration(ms) * time.Millisecond, nil
+}
+
+type hacfParser struct {
+	c       *HACF
+	file    string
+	line    int
+	port    int // udpport in force
+	local   string
+	failSet bool // auto_failback or nice_failback seen
+	logd    *bool
+}
+
+func (p *hacfParser) warnf(format string, a ...any) {
+	p.c.Warnings = append(p.c.Warnings, Warning{File: p.file, Line: p.line, Msg: fmt.Sprintf(format, a...)})
+}
+
+// delims are heartbeat's DELIMS (", \t" and line ends), whitespace its
+// WHITESPACE.
+const (
+	delims     = ", \t\n\r\f"
+	whitespace = " \t\n\r\f"
+)
+
+func splitAny(s, seps string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return strings.ContainsRune(seps, r) })
+}
+
+// ParseHACF reads ha.cf.
+func ParseHACF(file string, r io.Reader, opt HACFOptions) (*HACF, error) {
+	lines, err := readLines(r)
+	if err != nil {
+		return nil, err
+	}
+	p := &hacfParser{
+		c: &HACF{
+			File: file, Lines: map[string]int{}, Hopfudge: 1,
+			MsgFmt: "classic", Autojoin: "none", GenMethod: "file", UUIDFrom: "file", Cluster: "linux-ha",
+		},
+		file:  file,
+		local: strings.ToLower(opt.LocalNode),
+		port:  opt.DefaultUDPPort,
+	}
+	if p.port == 0 {
+		p.port = defaultUDPPort
+	}
+	p.c.LocalNode = p.local
+	if p.local == "" {
+		return nil, &Error{File: file, Msg: "local node name unknown"}
+	}
+	for i, raw := range lines {
+		p.line = i + 1
+		if err := p.parseLine(raw); err != nil {
+			return nil, &Error{File: file, Line: p.line, Msg: err.Error()}
+		}
+	}
+	p.line = 0
+	if err := p.finish(); err != nil {
+		return nil, err
+	}
+	return p.c, nil
+}
+
+func (p *hacfParser) parseLine(raw string) error {
+	s := strings.TrimLeft(raw, whitespace)
+	if i := strings.IndexByte(s, '#'); i >= 0 {
+		s = s[:i]
+	}
+	if i := strings.IndexAny(s, "\r\n"); i >= 0 {
+		s = s[:i]
+	}
+	if s == "" {
+		return nil
+	}
+	n := strings.IndexAny(s, whitespace)
+	if n < 0 {
+		n = len(s)
+	}
+	name, rest := s[:n], strings.TrimLeft(s[n:], delims)
+	if name == "udp" {
+		p.warnf("directive 'udp' replaced by 'bcast'")
+		name = "bcast"
+	}
+	d, ok := directives[name]
+	if !ok {
+		return fmt.Errorf("Illegal directive [%s]", name)
+	}
+	p.c.Lines[name] = p.line
+	if d.kind == wholeLine {
+		return d.fn(p, name+" "+strings.TrimRight(rest, whitespace))
+	}
+	toks := splitAny(rest, delims)
+	if len(toks) == 0 {
+		p.warnf("%s without a value: ignored", name)
+	}
+	for _, t := range toks {
+		if err := d.fn(p, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (p *hacfParser) node(v string) error {
+	v = strings.ToLower(v)
+	for _, n := range p.c.Nodes {
+		if n == v {
+			p.warnf("node %s listed twice", v)
+			return nil
+		}
+	}
+	for _, g := range p.c.Ping {
+		if g.Name == v {
+			return fmt.Errorf("node %s is already a ping node", v)
+		}
+	}
+	p.c.Nodes = append(p.c.Nodes, v)
+	return nil
+}
+
+func (p *hacfParser) udpport(v string) error {
+	n, err := atoi("udpport", v, 1, 65535)
+	if err != nil {
+		return err
+	}
+	for _, m := range p.c.Media {
+		if m.Kind == Bcast || m.Kind == Ucast || m.Kind == Ucast6 {
+			p.warnf("udpport setting must precede media statements: %v on line %d keeps port %d", m.Kind, m.Line, m.Port)
+			break
+		}
+	}
+	p.port = n
+	return nil
+}
+
+func checkDev(dev string) error {
+	if dev == "" || len(dev) > 15 || strings.ContainsAny(dev, "/,"+whitespace) || dev == "." || dev == ".." {
+		return fmt.Errorf("invalid interface name %q", dev)
+	}
+	return nil
+}
+
+func (p *hacfParser) bcast(dev string) error {
+	if err := checkDev(dev); err != nil {
+		return err
+	}
+	p.c.Media = append(p.c.Media, Medium{Kind: Bcast, Dev: dev, Port: p.port, Line: p.line})
+	return nil
+}
+
+// fields splits the argument of a whole-line directive (given with its
+// name in front) at delimiters.
+func fields(line string) (string, []string) {
+	t := splitAny(line, delims)
+	return t[0], t[1:]
+}
+
+// ucast dev peer [peer ...] / ucast6 dev peer [peer ...]: one medium per
+// peer.
+func (p *hacfParser) ucast(line string) error {
+	name, args := fields(line)
+	if len(args) < 2 {
+		return fmt.Errorf("%s: want %s <interface> <peer address> [...]", name, name)
+	}
+	if err := checkDev(args[0]); err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	kind := Ucast
+	if name == "ucast6" {
+		kind = Ucast6
+	}
+	for _, peer := range args[1:] {
+		if a, err := netip.ParseAddr(peer); err == nil {
+			if kind == Ucast && !a.Is4() {
+				return fmt.Errorf("ucast: %s is not an IPv4 address (use ucast6)", peer)
+			}
+			if kind == Ucast6 && !a.Is6() {
+				return fmt.Errorf("ucast6: %s is not an IPv6 address", peer)
+			}
+		} else if !validHost(peer) {
+			return fmt.Errorf("%s: invalid peer address %q", name, peer)
+		}
+		p.c.Media = append(p.c.Media, Medium{Kind: kind, Dev: args[0], Peer: peer, Port: p.port, Line: p.line})
+	}
+	return nil
+}
+
+// validHost accepts something that may be a host name.
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// mcast dev group port ttl loop / mcast6 dev group port hops loop.
+func (p *hacfParser) mcast(line string) error {
+	name, args := fields(line)
+	if len(args) != 5 {
+		return fmt.Errorf("%s: want %s <interface> <group> <port> <ttl> <loop>", name, name)
+	}
+	if err := checkDev(args[0]); err != nil {
+		return fmt.Errorf("%s: %v", name, err)
+	}
+	kind := Mcast
+	if name == "mcast6" {
+		kind = Mcast6
+	}
+	g, err := netip.ParseAddr(args[1])
+	if err != nil || !g.IsMulticast() || (kind == Mcast) != g.Is4() {
+		fam := "IPv4"
+		if kind == Mcast6 {
+			fam = "IPv6"
+		}
+		return fmt.Errorf("%s: %q is not an %s multicast group", name, args[1], fam)
+	}
+	port, err := atoi(name+" port", args[2], 1, 65535)
+	if err != nil {
+		return err
+	}
+	ttl, err := atoi(name+" ttl", args[3], 0, 255)
+	if err != nil {
+		return err
+	}
+	var loop bool
+	switch args[4] {
+	case "0":
+	case "1":
+		loop = true
+	default:
+		return fmt.Errorf("invalid %s loop %q: want 0 or 1", name, args[4])
+	}
+	p.c.Media = append(p.c.Media, Medium{Kind: kind, Dev: args[0], Group: g, Port: port, TTL: ttl, Loop: loop, Line: p.line})
+	return nil
+}
+
+func (p *hacfParser) addPing(g Ping) error {
+	for _, n := range p.c.Nodes {
+		if n == g.Name {
+			return fmt.Errorf("ping node %s is already a node", g.Name)
+		}
+	}
+	for _, o := range p.c.Ping {
+		if o.Name == g.Name {
+			return fmt.Errorf("ping node %s defined twice", g.Name)
+		}
+	}
+	for _, a := range g.Addrs {
+		if _, err := netip.ParseAddr(a); err != nil && !validHost(a) {
+			return fmt.Errorf("invalid ping address %q", a)
+		}
+	}
+	p.c.Ping = append(p.c.Ping, g)
+	return nil
+}
+
+func (p *hacfParser) ping(v string) error {
+	return p.addPing(Ping{Name: strings.ToLower(v), Addrs: []string{v}, Line: p.line})
+}
+
+func (p *hacfParser) pingGroup(line string) error {
+	_, args := fields(line)
+	if len(args) < 2 {
+		return fmt.Errorf("ping_group: want ping_group <name> <address> [...]")
+	}
+	return p.addPing(Ping{Name: strings.ToLower(args[0]), Addrs: args[1:], Group: true, Line: p.line})
+}
+
+func (p *hacfParser) autoFailback(v string) error {
+	p.failSet = true
+	if strings.EqualFold(v, "legacy") {
+		p.c.AutoFailback = FailbackLegacy
+		return nil
+	}
+	on, err := parseBool("auto_failback", v)
+	if err != nil {
+		return fmt.Errorf("invalid auto_failback %q: want on, off or legacy", v)
+	}
+	p.c.AutoFailback = FailbackOff
+	if on {
+		p.c.AutoFailback = FailbackOn
+	}
+	return nil
+}
+
+// niceFailback maps the obsolete nice_failback: on → auto_failback off,
+// off → legacy.
+func (p *hacfParser) niceFailback(v string) error {
+	on, err := parseBool("nice_failback", v)
+	if err != nil {
+		return err
+	}
+	p.failSet = true
+	if on {
+		p.c.AutoFailback = FailbackOff
+		p.warnf("nice_failback is obsolete: 'nice_failback %s' read as 'auto_failback off'", v)
+	} else {
+		p.c.AutoFailback = FailbackLegacy
+		p.warnf("nice_failback is obsolete: 'nice_failback %s' read as 'auto_failback legacy'", v)
+	}
+	return nil
+}
+
+var facilities = map[string]bool{
+	"auth": true, "authpriv": true, "cron": true, "daemon": true, "ftp": true, "kern": true,
+	"lpr": true, "mail": true, "news": true, "syslog": true, "user": true, "uucp": true,
+	"local0": true, "local1": true, "local2": true, "local3": true, "local4": true,
+	"local5": true, "local6": true, "local7": true, "none": true,
+}
+
+func (p *hacfParser) logFacility(v string) error {
+	if !facilities[v] {
+		return fmt.Errorf("invalid logfacility %q: want a syslog facility (daemon, local0..local7, ...) or none", v)
+	}
+	p.c.LogFacility = v
+	return nil
+}
+
+func (p *hacfParser) useLogd(v string) error {
+	b, err := parseBool("use_logd", v)
+	if err != nil {
+		return err
+	}
+	p.logd = &b
+	return nil
+}
+
+// child parses "respawn user /path [args]" and "failfast user /path".
+func (p *hacfParser) child(line string) error {
+	name, rest, _ := strings.Cut(line, " ")
+	toks := splitAny(rest, whitespace)
+	if len(toks) < 2 {
+		return fmt.Errorf("%s: want %s <user> </path/to/program> [arguments]", name, name)
+	}
+	user, args := toks[0], toks[1:]
+	if !path.IsAbs(args[0]) {
+		return fmt.Errorf("%s: program %q is not an absolute path", name, args[0])
+	}
+	cmd := strings.TrimLeft(strings.TrimLeft(rest, whitespace)[len(user):], whitespace)
+	c := Child{User: user, Path: args[0], Args: args[1:], Command: cmd, Line: p.line}
+	if name == "failfast" {
+		p.c.Failfast = append(p.c.Failfast, c)
+		return nil
+	}
+	if path.Base(c.Path) == "ipfail" {
+		p.warnf("respawn %s: ipfail is a client of heartbeat's API, which this implementation does not provide", c.Path)
+	}
+	p.c.Respawn = append(p.c.Respawn, c)
+	return nil
+}
+
+func (p *hacfParser) crm(v string) error {
+	switch strings.ToLower(v) {
+	case "off", "false", "no", "n", "0":
+		return nil
+	case "on", "true", "yes", "y", "1", "respawn", "minimal", "manual", "ccm-only", "valgrind":
+		return fmt.Errorf("crm %s selects Pacemaker (CRM) cluster management, which is out of scope: "+
+			"this implementation runs heartbeat's v1 haresources mode only; use 'crm off'", v)
+	}
+	return fmt.Errorf("invalid crm %q: want off (on/respawn/... select Pacemaker, which is not supported)", v)
+}
+
+func (p *hacfParser) env(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || name == "" {
+		return fmt.Errorf("invalid env %q: want NAME=value", v)
+	}
+	p.c.Env = append(p.c.Env, v)
+	return nil
+}
+
+// initdeadDefault is heartbeat's initdead when ha.cf has none: deadtime
+// above 10 s, 12 s below 6 s, otherwise twice deadtime.
+func initdeadDefault(dead time.Duration) time.Duration {
+	switch {
+	case dead > 10*time.Second:
+		return dead
+	case dead < 6*time.Second:
+		return 12 * time.Second
+	}
+	return 2 * dead
+}
+
+func (p *hacfParser) errAt(directive string, format string, a ...any) error {
+	return &Error{File: p.file, Line: p.c.Lines[directive], Msg: fmt.Sprintf(format, a...)}
+}
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// finish applies defaults and the start-up checks.
+func (p *hacfParser) finish() error {
+	c := p.c
+	c.UDPPort = p.port
+	if c.Keepalive == 0 {
+		c.Keepalive = time.Second
+	}
+	if c.Deadtime == 0 {
+		c.Deadtime = 30 * time.Second
+	}
+	if c.Warntime == 0 {
+		c.Warntime = c.Deadtime / 2
+	}
+	deadpingSet := c.Deadping != 0
+	if !deadpingSet {
+		c.Deadping = c.Deadtime
+	}
+	initdeadSet := c.Initdead != 0
+	if !initdeadSet {
+		c.Initdead = initdeadDefault(c.Deadtime)
+	}
+	if !p.failSet {
+		c.AutoFailback = FailbackLegacy
+		p.warnf("Deprecated 'legacy' auto_failback option selected (no auto_failback in ha.cf); " +
+			"set 'auto_failback on' or 'off' to use the nice_failback protocol")
+	}
+	if c.Logfile == "" && c.Debugfile == "" && c.LogFacility == "" {
+		if p.logd != nil && !*p.logd {
+			return p.errAt("use_logd", "use_logd is off and none of logfile, debugfile or logfacility is set: nowhere to log")
+		}
+		c.UseLogd = true
+	} else if p.logd != nil {
+		c.UseLogd = *p.logd
+	}
+
+	if len(c.Media) == 0 {
+		return &Error{File: p.file, Msg: "no communication media configured (bcast, mcast or ucast)"}
+	}
+	if len(c.Nodes) == 0 {
+		return &Error{File: p.file, Msg: "no nodes configured (node directive)"}
+	}
+	found := false
+	for _, n := range c.Nodes {
+		found = found || n == p.local
+	}
+	if !found {
+		return &Error{File: p.file, Line: c.Lines["node"],
+			Msg: fmt.Sprintf("local node %s is not listed in the node directives (%s)", p.local, strings.Join(c.Nodes, " "))}
+	}
+	if len(c.Nodes) > 2 {
+		p.warnf("%d nodes: haresources mode moves resource groups between two nodes", len(c.Nodes))
+	}
+
+	at := "deadtime"
+	if c.Lines[at] == 0 {
+		at = "keepalive"
+	}
+	if c.Deadtime <= 2*c.Keepalive {
+		return p.errAt(at, "deadtime %d ms is too small compared to keepalive %d ms: it must be more than twice keepalive",
+			ms(c.Deadtime), ms(c.Keepalive))
+	}
+	if deadpingSet && c.Deadping <= 2*c.Keepalive {
+		return p.errAt("deadping", "deadping %d ms is too small compared to keepalive %d ms: it must be more than twice keepalive",
+			ms(c.Deadping), ms(c.Keepalive))
+	}
+	if c.Initdead < c.Deadtime {
+		return p.errAt("initdead", "initdead %d ms is smaller than deadtime %d ms", ms(c.Initdead), ms(c.Deadtime))
+	}
+	if c.Initdead < 10*time.Second {
+		p.line = c.Lines["initdead"]
+		p.warnf("initdead %d ms may be too small: communication may not be up before the peer is declared dead", ms(c.Initdead))
+	}
+	if c.Warntime <= c.Keepalive || c.Warntime >= c.Deadtime {
+		p.line = c.Lines["warntime"]
+		p.warnf("warntime %d ms should be between keepalive %d ms and deadtime %d ms", ms(c.Warntime), ms(c.Keepalive), ms(c.Deadtime))
+	}
+	p.line = 0
+	return nil
+}
