@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"sync"
 	"time"
 
 	"github.com/lvsdirector/director/ipvs"
@@ -29,6 +30,20 @@ type Instance struct {
 	Poll time.Duration
 	// Reloaded, if set, is called after every reload attempt.
 	Reloaded func(error)
+
+	mu sync.Mutex
+	d  *Director
+}
+
+// Snapshot reports the running director's virtuals (nil before Run).
+func (in *Instance) Snapshot() []VirtualStatus {
+	in.mu.Lock()
+	d := in.d
+	in.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	return d.Snapshot()
 }
 
 // Run serves cfg (already parsed from Path) until ctx is done.
@@ -40,6 +55,9 @@ func (in *Instance) Run(ctx context.Context, cfg *Config) error {
 	opts := in.Options
 	opts.Log = log
 	d := New(cfg, in.Table, opts)
+	in.mu.Lock()
+	in.d = d
+	in.mu.Unlock()
 	dctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errc := make(chan error, 1)

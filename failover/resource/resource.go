@@ -222,6 +222,17 @@ func (r *Director) Reload() {
 
 func (r *Director) String() string { return "ldirectord::" + r.Path }
 
+// Snapshot reports the running director's table and health (nil if not running).
+func (r *Director) Snapshot() []director.VirtualStatus {
+	r.mu.Lock()
+	in := r.inst
+	r.mu.Unlock()
+	if in == nil {
+		return nil
+	}
+	return in.Snapshot()
+}
+
 // Script is a resource script run as "script [args...] start|stop|status",
 // found in resource.d, then init.d.
 type Script struct {

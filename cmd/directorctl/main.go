@@ -1,0 +1,131 @@
+// Command directorctl talks to a running directord: status (nodes, links,
+// who holds which group, the IPVS table with each real's health), standby
+// and takeover (heartbeat's hb_standby and hb_takeover).
+//
+//	directorctl [--socket PATH] status [--json]
+//	directorctl [--socket PATH] standby [all|local|foreign|failback]
+//	directorctl [--socket PATH] takeover [all|local|foreign|failback]
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+
+	"github.com/lvsdirector/director/failover/control"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("directorctl", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	sock := fs.String("socket", control.DefaultSocket, "directord's control socket")
+	asJSON := fs.Bool("json", false, "status as JSON")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	rest := fs.Args()
+	if len(rest) > 0 && rest[0] == "status" {
+		// allow "status --json"
+		fs.Parse(rest[1:])
+		rest = append([]string{"status"}, fs.Args()...)
+	}
+	if len(rest) == 0 {
+		fmt.Fprintln(stderr, "usage: directorctl [--socket PATH] status [--json] | standby [all|local|foreign|failback] | takeover [...]")
+		return 2
+	}
+	cmd, arg := rest[0], ""
+	if len(rest) > 1 {
+		arg = rest[1]
+	}
+	switch cmd {
+	case "status", "standby", "takeover":
+	default:
+		fmt.Fprintf(stderr, "directorctl: unknown command %s\n", cmd)
+		return 2
+	}
+	switch arg {
+	case "", "all", "local", "foreign", "failback":
+	default:
+		fmt.Fprintf(stderr, "directorctl: %s takes all, local, foreign or failback, not %s\n", cmd, arg)
+		return 2
+	}
+	resp, err := control.Call(*sock, cmd, arg)
+	if err != nil {
+		fmt.Fprintf(stderr, "directorctl: is directord running? %v\n", err)
+		return 3
+	}
+	if !resp.OK {
+		fmt.Fprintln(stderr, "directorctl:", resp.Text)
+		return 1
+	}
+	if cmd != "status" {
+		fmt.Fprintln(stdout, resp.Text)
+		return 0
+	}
+	if *asJSON {
+		e := json.NewEncoder(stdout)
+		e.SetIndent("", "  ")
+		e.Encode(resp.Status)
+		return 0
+	}
+	printStatus(stdout, resp.Status)
+	return 0
+}
+
+func printStatus(w io.Writer, s *control.Status) {
+	comm := "up"
+	if !s.CommUp {
+		comm = "starting"
+	}
+	fmt.Fprintf(w, "node %s: communication %s, holding %s\n", s.Node, comm, s.Resources)
+	fmt.Fprintln(w, "nodes:")
+	for _, n := range s.Nodes {
+		fmt.Fprintf(w, "  %-20s %s", n.Name, n.State)
+		links := make([]string, 0, len(n.Links))
+		for l := range n.Links {
+			links = append(links, l)
+		}
+		sort.Strings(links)
+		for _, l := range links {
+			fmt.Fprintf(w, "  link %s %s", l, n.Links[l])
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintln(w, "resource groups:")
+	for _, g := range s.Groups {
+		holder := "released"
+		if g.Held {
+			holder = "held here"
+		}
+		fmt.Fprintf(w, "  %-20s %-10s %v\n", g.Key, holder, g.Resources)
+	}
+	if len(s.Virtuals) > 0 {
+		fmt.Fprintln(w, "IPVS:")
+		for _, v := range s.Virtuals {
+			fmt.Fprintf(w, "  %s %s\n", v.ID, v.Scheduler)
+			for _, r := range v.Reals {
+				health := "up"
+				if !r.Up {
+					health = "down"
+				}
+				if r.Fallback {
+					health = "fallback"
+				}
+				weight := fmt.Sprint(r.Weight)
+				if r.Weight < 0 {
+					weight = "absent"
+				}
+				fmt.Fprintf(w, "    -> %-24s weight %-6s %s", r.Addr, weight, health)
+				if r.LastErr != "" && !r.Up {
+					fmt.Fprintf(w, "  (%s)", r.LastErr)
+				}
+				fmt.Fprintln(w)
+			}
+		}
+	}
+}

@@ -1,0 +1,159 @@
+// Command directord replaces heartbeat 3.0.6 (v1, haresources mode) and
+// ldirectord on a director: it reads /etc/ha.d/{ha.cf,authkeys,haresources},
+// speaks heartbeat's protocol with the peer (wire-compatible), and holds the
+// resource groups — service addresses with gratuitous ARP, the director
+// in-process for ldirectord::CFG, scripts — on exactly one node.
+//
+//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [-d]
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/lvsdirector/director/failover/cluster"
+	"github.com/lvsdirector/director/failover/control"
+	"github.com/lvsdirector/director/failover/haconf"
+	"github.com/lvsdirector/director/failover/ipaddr"
+	"github.com/lvsdirector/director/failover/media"
+	"github.com/lvsdirector/director/failover/resource"
+)
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	node := flag.String("node", "", "this node's name (default: uname -n, lowercased)")
+	haDir := flag.String("hadir", haconf.DefaultDir, "directory of ha.cf, authkeys, haresources")
+	stateDir := flag.String("statedir", "/var/lib/heartbeat", "where the generation number is kept")
+	sock := flag.String("socket", control.DefaultSocket, "control socket for directorctl")
+	debug := flag.Bool("d", false, "debug logging")
+	flag.Parse()
+	if *node == "" {
+		var u syscall.Utsname
+		if err := syscall.Uname(&u); err == nil {
+			*node = utsString(u.Nodename[:])
+		}
+	}
+	*node = strings.ToLower(*node)
+
+	cfg, err := haconf.Load(*haDir, *node)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "directord:", err)
+		return 2
+	}
+	log, closeLog := logger(cfg.HA, *debug)
+	defer closeLog()
+	for _, w := range cfg.Warnings {
+		log.Warn(w.Error())
+	}
+	gen, err := nextGeneration(*stateDir)
+	if err != nil {
+		log.Error("generation: " + err.Error())
+		return 1
+	}
+	specs, err := mediaSpecs(cfg.HA)
+	if err != nil {
+		log.Error(err.Error())
+		return 2
+	}
+	ipm, err := ipaddr.New(ipaddr.Options{Log: log})
+	if err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	defer ipm.Close()
+	gs, err := groups(cfg, *haDir, ipm, log)
+	if err != nil {
+		log.Error(err.Error())
+		return 2
+	}
+	ccfg := cluster.Config{Node: *node, Nodes: cfg.HA.Nodes, Keepalive: cfg.HA.Keepalive, Deadtime: cfg.HA.Deadtime,
+		Warntime: cfg.HA.Warntime, Initdead: cfg.HA.Initdead, Deadping: cfg.HA.Deadping, Generation: gen,
+		AutoFailback: failback(cfg.HA.AutoFailback)}
+	d := &daemon{log: log, node: *node, keys: cfg.Keys, groups: map[string]*resource.Group{},
+		ttl: 1 + len(cfg.HA.Nodes), jobs: make(chan job, 4), done: make(chan jobResult, 4),
+		control: make(chan control.Request), nodes: map[string]string{}, links: map[string]map[string]bool{}, held: map[string]bool{}}
+	for i, g := range gs {
+		hg := cfg.Resources.Groups[i]
+		ccfg.Groups = append(ccfg.Groups, cluster.Group{Key: hg.Key, Node: hg.Node})
+		d.groups[hg.Key] = g
+		d.order = append(d.order, hg.Key)
+	}
+	for _, s := range specs {
+		ccfg.Links = append(ccfg.Links, s.Label)
+	}
+	if d.m, err = cluster.New(ccfg); err != nil {
+		log.Error(err.Error())
+		return 2
+	}
+	if d.media, err = media.OpenAll(specs); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	defer d.media.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	cctx, stopControl := context.WithCancel(context.Background())
+	defer stopControl()
+	go func() {
+		if err := control.Serve(cctx, *sock, d.control); err != nil {
+			log.Error("control socket: " + err.Error())
+		}
+	}()
+	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))
+	if err := d.run(ctx); err != nil {
+		log.Error(err.Error())
+		return 1
+	}
+	log.Info("directord stopped")
+	return 0
+}
+
+func failback(f haconf.AutoFailback) cluster.FailbackMode {
+	switch f {
+	case haconf.FailbackOn:
+		return cluster.FailbackOn
+	case haconf.FailbackOff:
+		return cluster.FailbackOff
+	}
+	return cluster.FailbackLegacy
+}
+
+func utsString(b []int8) string {
+	var s strings.Builder
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s.WriteByte(byte(c))
+	}
+	return s.String()
+}
+
+// logger writes to ha.cf's logfile (or debugfile), else stderr.
+func logger(ha *haconf.HACF, debug bool) (*slog.Logger, func()) {
+	var w io.Writer = os.Stderr
+	closeFn := func() {}
+	path := ha.Logfile
+	if path == "" {
+		path = ha.Debugfile
+	}
+	if path != "" {
+		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+			w, closeFn = f, func() { f.Close() }
+		}
+	}
+	level := slog.LevelInfo
+	if debug || ha.Debug > 0 {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn
+}

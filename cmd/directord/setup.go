@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/lvsdirector/director/failover/haconf"
+	"github.com/lvsdirector/director/failover/ipaddr"
+	"github.com/lvsdirector/director/failover/media"
+	"github.com/lvsdirector/director/failover/resource"
+)
+
+// nextGeneration reads, bumps and writes the generation number (heartbeat's
+// hb_generation): a peer rejects packets of a lower generation as replays,
+// so it must grow across every restart. The first one is the time, as
+// heartbeat's, so a lost state directory still moves forward.
+func nextGeneration(dir string) (uint64, error) {
+	p := filepath.Join(dir, "hb_generation")
+	var g uint64
+	if b, err := os.ReadFile(p); err == nil {
+		g, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	}
+	if now := uint64(time.Now().Unix()); g < now {
+		g = now
+	} else {
+		g++
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	tmp := p + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(g, 10)+"\n"), 0o644); err != nil {
+		return 0, err
+	}
+	return g, os.Rename(tmp, p)
+}
+
+// mediaSpecs turns ha.cf media into sockets to open.
+func mediaSpecs(ha *haconf.HACF) ([]media.Spec, error) {
+	var out []media.Spec
+	for _, m := range ha.Media {
+		s := media.Spec{Dev: m.Dev, Port: m.Port, TTL: m.TTL, Loop: m.Loop, Label: m.Dev}
+		switch m.Kind {
+		case haconf.Ucast:
+			s.Kind = "ucast"
+			a, err := netip.ParseAddr(m.Peer)
+			if err != nil {
+				ips, lerr := net.DefaultResolver.LookupNetIP(context.Background(), "ip4", m.Peer)
+				if lerr != nil || len(ips) == 0 {
+					return nil, fmt.Errorf("%s:%d: ucast peer %s: cannot resolve", ha.File, m.Line, m.Peer)
+				}
+				a = ips[0]
+			}
+			s.Peer = a.Unmap()
+		case haconf.Bcast:
+			s.Kind = "bcast"
+		case haconf.Mcast:
+			s.Kind, s.Peer = "mcast", m.Group
+		default:
+			return nil, fmt.Errorf("%s:%d: medium %v is not supported (ucast, bcast and mcast are)", ha.File, m.Line, m.Kind)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// groups builds the resource agents of every haresources group.
+func groups(cfg *haconf.Config, haDir string, ip *ipaddr.Manager, log *slog.Logger) ([]*resource.Group, error) {
+	var out []*resource.Group
+	for _, g := range cfg.Resources.Groups {
+		rg := &resource.Group{Key: g.Key, Log: log}
+		for _, r := range g.Resources {
+			switch {
+			case r.IP != nil:
+				rg.Agents = append(rg.Agents, &resource.IP{M: ip, Addr: ipaddr.Address{
+					Addr: r.IP.Addr, Bits: r.IP.Bits, Iface: r.IP.Iface, Broadcast: r.IP.Broadcast, Label: r.IP.Label}})
+			case r.Agent == "ldirectord":
+				name := "ldirectord.cf"
+				if len(r.Args) > 0 {
+					name = r.Args[0]
+				}
+				p := resource.ConfigPath(haDir, name)
+				if p == "" {
+					return nil, fmt.Errorf("haresources:%d: ldirectord config %s not found in %s, %s/conf or the current directory", g.Line, name, haDir, haDir)
+				}
+				rg.Agents = append(rg.Agents, &resource.Director{Path: p, Log: log})
+			default:
+				rg.Agents = append(rg.Agents, &resource.Script{Name: r.Agent, Args: r.Args,
+					Dirs: []string{filepath.Join(haDir, "resource.d"), "/etc/init.d"}})
+			}
+		}
+		out = append(out, rg)
+	}
+	return out, nil
+}
