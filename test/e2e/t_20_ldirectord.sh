@@ -48,10 +48,10 @@ test_start_and_status() {
 	assert_eq "status: running" "$(in_dir $LD $CFG status >/dev/null 2>&1; echo $?)" 0
 	assert_match "status says running on stdout" "$(in_dir $LD $CFG status 2>/dev/null)" "running with pid"
 	assert_eq "second start is a no-op (exit 0)" "$(in_dir $LD $CFG start >/dev/null 2>&1; echo $?)" 0
-	wait_weight $SVC $R3:80 3 20000 >/dev/null
-	assert_eq "real 1 weight" "$(weight_of $SVC $R1:80)" 1
-	assert_eq "real 2 weight" "$(weight_of $SVC $R2:80)" 2
-	assert_eq "real 3 weight" "$(weight_of $SVC $R3:80)" 3
+	# First checks are spread over the first second, in no fixed order.
+	wait_weight $SVC $R1:80 1 20000 >/dev/null && pass "real 1 up at weight 1" || fail "real 1 weight" "$(weight_of $SVC $R1:80)"
+	wait_weight $SVC $R2:80 2 5000 >/dev/null && pass "real 2 up at weight 2" || fail "real 2 weight" "$(weight_of $SVC $R2:80)"
+	wait_weight $SVC $R3:80 3 5000 >/dev/null && pass "real 3 up at weight 3" || fail "real 3 weight" "$(weight_of $SVC $R3:80)"
 	wait_weight $SVC 127.0.0.1:80 absent 5000 >/dev/null
 	assert_eq "no fallback while reals are up" "$(weight_of $SVC 127.0.0.1:80)" absent
 	assert_match "scheduler rr" "$(ipvs_dump -t $SVC)" "TCP  $SVC rr"

@@ -3,7 +3,8 @@
 # VIP, the DIP (the real servers' gateway) and the director in-process.
 # First start puts the group on A; SIGKILL of A moves VIP, DIP and the
 # IPVS table to B; A back with auto_failback on takes it home; standby and
-# takeover; a graceful stop hands over at once.
+# takeover; a forged packet changes nothing; a partition heals to one
+# holder; a graceful stop hands over at once.
 # e2e-timeout: 420
 
 DD=$BUILD/directord
@@ -70,6 +71,7 @@ test_first_start_on_preferred_node() {
 	check_not "B holds nothing" holds dir2 $VIP
 	wait_until 10000 serves && pass "client served through the VIP" || fail "client" "$(cli_get http://$VIP/ 2>&1)"
 	local st
+	wait_until 10000 sh -c "$CTL --socket /tmp/e2e/a.sock status | grep -q '$(rsip 2):80 *weight 1 *up'"
 	st=$($CTL --socket /tmp/e2e/a.sock status 2>&1)
 	printf '%s\n' "$st" | sed 's/^/      /'
 	assert_match "status: peer b active" "$st" "b +active"
@@ -104,6 +106,35 @@ test_standby_and_takeover() {
 	wait_until 5000 sh -c "! ip -n dir addr show | grep -q 'inet $VIP/'" && pass "A released it" || fail "A release" ""
 	check "takeover on A" $CTL --socket /tmp/e2e/a.sock takeover
 	if wait_until 15000 holds dir $VIP; then pass "takeover brought it back to A (${WAITED_MS} ms)"; else fail "takeover" "$(tail -n 20 /tmp/e2e/ha-a/ha.log)"; fi
+}
+
+test_forged_packet_changes_nothing() {
+	# A "shutdone" claiming to come from A, signed with a wrong key: if B
+	# believed it, B would take the group at once.
+	local gen ts
+	gen=$(printf %x $(( $(date +%s) + 100 ))); ts=$(printf %x $(date +%s))
+	in_cli bash -c "printf '>>>\nt=shutdone\nst=dead\nsrc=a\nseq=fff\nhg=$gen\nts=$ts\nttl=3\nauth=1 0123456789abcdef0123456789abcdef01234567\n<<<\n' > /dev/udp/10.0.0.3/694"
+	sleep 2
+	check_not "B did not take the group on a forged packet" holds dir2 $VIP
+	check "A still holds it" holds dir $VIP
+}
+
+test_partition_and_heal() {
+	# B loses both its links (the bridge ends of its veths go down): every
+	# heartbeat path is cut. (Routes cannot do it: the media sockets are
+	# bound to their device.)
+	ip link set d2 down; ip link set d3 down
+	if wait_until 15000 holds dir2 $VIP; then pass "partition: B declares A dead and takes the group (split brain)"; else fail "split" "$(tail -n 5 /tmp/e2e/ha-b/ha.log)"; fi
+	check "A keeps it meanwhile" holds dir $VIP
+	ip link set d2 master pub up; ip link set d3 master priv up
+	if wait_until 15000 sh -c "ip -n dir addr show | grep -q 'inet $VIP/' && ! ip -n dir2 addr show | grep -q 'inet $VIP/'"; then
+		pass "healed: exactly one holder (A, the preferred node) after ${WAITED_MS} ms"
+	else
+		fail "heal" "A: $(holds dir $VIP && echo holds) B: $(holds dir2 $VIP && echo holds)"
+	fi
+	sleep 2
+	check_not "B stays released" holds dir2 $VIP
+	wait_until 10000 serves && pass "client served after the heal" || fail "client" ""
 }
 
 test_graceful_stop_hands_over_at_once() {
