@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/smtp"
 	"os"
 	"os/exec"
@@ -138,6 +139,7 @@ func (d *Director) remindInaccessible(now time.Time) {
 // SendMail delivers an alert over SMTP (to Alert.SMTP, port 25 by default)
 // or, with no smtp= set, through the local sendmail when there is one.
 func SendMail(ctx context.Context, m Alert) error {
+	m.From = strings.Trim(strings.TrimSpace(m.From), `"`)
 	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
 		m.From, strings.Join(m.To, ", "), m.Subject, time.Now().Format(time.RFC1123Z), strings.ReplaceAll(m.Body, "\n", "\r\n"))
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -177,11 +179,11 @@ func SendMail(ctx context.Context, m Alert) error {
 			return err
 		}
 	}
-	if err := c.Mail(m.From); err != nil {
+	if err := c.Mail(envelope(m.From)); err != nil {
 		return err
 	}
 	for _, to := range m.To {
-		if err := c.Rcpt(to); err != nil {
+		if err := c.Rcpt(envelope(to)); err != nil {
 			return err
 		}
 	}
@@ -196,4 +198,14 @@ func SendMail(ctx context.Context, m Alert) error {
 		return err
 	}
 	return c.Quit()
+}
+
+// envelope is the bare address of an RFC 5322 address ("Ops <a@b>" or
+// a@b), as SMTP's MAIL FROM and RCPT TO need it.
+func envelope(s string) string {
+	s = strings.Trim(strings.TrimSpace(s), `"`)
+	if a, err := mail.ParseAddress(s); err == nil {
+		return a.Address
+	}
+	return s
 }

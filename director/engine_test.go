@@ -356,3 +356,12 @@ func TestSnapshotShowsHealthAndKernelWeight(t *testing.T) {
 		t.Fatalf("%+v", r0)
 	}
 }
+
+func TestEnvelopeAddress(t *testing.T) {
+	for in, want := range map[string]string{`"director@example.com"`: "director@example.com",
+		"Ops Team <ops@example.com>": "ops@example.com", " a@b.c ": "a@b.c"} {
+		if got := envelope(in); got != want {
+			t.Errorf("envelope(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
