@@ -163,3 +163,22 @@ func dialogSafe(what, v string) error {
 	}
 	return nil
 }
+
+// openLoginDialog opens a TCP dialog (TLS for the secure variants) for a
+// check that may log in: login and passwd, when a login is set, must be
+// safe to put on a protocol line. Errors are prefixed with the service name.
+func openLoginDialog(ctx context.Context, s Spec, name string, useTLS bool) (*dialog, error) {
+	if s.Login != "" {
+		if err := dialogSafe("login", s.Login); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if err := dialogSafe("passwd", s.Passwd); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	d, err := openDialog(ctx, s, "tcp", useTLS, dialogMaxRead)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return d, nil
+}

@@ -25,17 +25,9 @@ type imapCheck struct {
 }
 
 func (c imapCheck) Check(ctx context.Context) error {
-	if c.s.Login != "" {
-		if err := dialogSafe("login", c.s.Login); err != nil {
-			return fmt.Errorf("%s: %w", c.name, err)
-		}
-		if err := dialogSafe("passwd", c.s.Passwd); err != nil {
-			return fmt.Errorf("%s: %w", c.name, err)
-		}
-	}
-	d, err := openDialog(ctx, c.s, "tcp", c.tls, dialogMaxRead)
+	d, err := openLoginDialog(ctx, c.s, c.name, c.tls)
 	if err != nil {
-		return fmt.Errorf("%s: %w", c.name, err)
+		return err
 	}
 	defer d.close()
 	line, err := d.readLine()
