@@ -420,17 +420,20 @@ func cfIsNameChar(c byte) bool {
 
 func cfIsDigit(c byte) bool { return c >= '0' && c <= '9' }
 
-func cfAllDigits(s string) bool {
+// cfAll reports whether s is non-empty and every byte satisfies ok.
+func cfAll(s string, ok func(byte) bool) bool {
 	if s == "" {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		if !cfIsDigit(s[i]) {
+		if !ok(s[i]) {
 			return false
 		}
 	}
 	return true
 }
+
+func cfAllDigits(s string) bool { return cfAll(s, cfIsDigit) }
 
 // cfSplitDirective splits "name = value" (ldirectord's /^name\s*=\s*(.*)/).
 func cfSplitDirective(s string) (name, value string, ok bool) {
@@ -839,17 +842,7 @@ func (p *cfParser) parseFallback(line int, v string) (*cfFallbackSpec, error) {
 	return fb, nil
 }
 
-func cfIsPortTok(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if !cfIsNameChar(s[i]) {
-			return false
-		}
-	}
-	return true
-}
+func cfIsPortTok(s string) bool { return cfAll(s, cfIsNameChar) }
 
 func cfNumPort(s string) (uint16, bool) {
 	n, err := strconv.ParseUint(s, 10, 64)
