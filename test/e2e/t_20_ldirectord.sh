@@ -83,11 +83,17 @@ test_all_down_fallback() {
 	wait_weight $SVC 127.0.0.1:80 absent 5000 >/dev/null && pass "fallback out once a real is up" || fail "fallback out" "$(ipvs_dump -t $SVC)"
 	assert_eq "client reaches the only healthy real" "$(cli_tally 6 http://$VIP/)" "6 hello from $R2"
 	rs_heal $R1; rs_heal $R3
-	wait_weight $SVC $R3:80 3 10000 >/dev/null
+	# Every real back at its weight: the next test snapshots the table.
+	wait_weight $SVC $R1:80 1 10000 >/dev/null || fail "real 1 healed" "$(ipvs_dump -t $SVC)"
+	wait_weight $SVC $R3:80 3 10000 >/dev/null || fail "real 3 healed" "$(ipvs_dump -t $SVC)"
 }
 
 test_reload_broken_keeps_table() {
 	local before after
+	# A settled table: all three reals at their configured weights.
+	wait_weight $SVC $R1:80 1 10000 >/dev/null
+	wait_weight $SVC $R2:80 2 10000 >/dev/null
+	wait_weight $SVC $R3:80 3 10000 >/dev/null
 	before=$(ipvs_table)
 	cp $CFG /tmp/e2e/good.cf
 	printf 'checkinterval=1\nvirtual=%s:80\n\treal=%s:80 masq\n\tscheduler=nonsense\n' $VIP $R1 > $CFG
