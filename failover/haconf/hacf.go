@@ -155,6 +155,10 @@ type HACF struct {
 
 	Respawn  []Child // respawn: restarted unless it exits 100
 	Failfast []Child // failfast: the node reboots if it dies
+	// IPFail: a respawn line names heartbeat's ipfail. Its logic runs
+	// in-process (it is a client of heartbeat's API, which we do not
+	// provide), so the line is not in Respawn.
+	IPFail bool
 
 	Watchdog  string   // watchdog device
 	MsgFmt    string   // msgfmt: classic (default) or netstring
@@ -394,6 +398,8 @@ type hacfParser struct {
 	local   string
 	failSet bool // auto_failback or nice_failback seen
 	logd    *bool
+
+	ipfailLine int
 }
 
 func (p *hacfParser) warnf(format string, a ...any) {
@@ -730,11 +736,13 @@ func (p *hacfParser) child(line string) error {
 	cmd := strings.TrimLeft(strings.TrimLeft(rest, whitespace)[len(user):], whitespace)
 	c := Child{User: user, Path: args[0], Args: args[1:], Command: cmd, Line: p.line}
 	if name == "failfast" {
+		p.warnf("failfast %s: not supported (this implementation never reboots the node); the program is not run", c.Path)
 		p.c.Failfast = append(p.c.Failfast, c)
 		return nil
 	}
 	if path.Base(c.Path) == "ipfail" {
-		p.warnf("respawn %s: ipfail is a client of heartbeat's API, which this implementation does not provide", c.Path)
+		p.c.IPFail, p.ipfailLine = true, p.line
+		return nil
 	}
 	p.c.Respawn = append(p.c.Respawn, c)
 	return nil
@@ -813,6 +821,10 @@ func (p *hacfParser) finish() error {
 		c.UseLogd = *p.logd
 	}
 
+	if c.IPFail && len(c.Ping) == 0 {
+		p.c.Warnings = append(p.c.Warnings, Warning{File: p.file, Line: p.ipfailLine,
+			Msg: "ipfail without ping or ping_group nodes does nothing"})
+	}
 	if len(c.Media) == 0 {
 		return &Error{File: p.file, Msg: "no communication media configured (bcast, mcast or ucast)"}
 	}

@@ -268,11 +268,13 @@ crm no
 		t.Errorf("ping %+v", c.Ping)
 	}
 	wantResp := []Child{
-		{User: "hacluster", Path: "/usr/lib/heartbeat/ipfail", Args: []string{}, Command: "/usr/lib/heartbeat/ipfail", Line: 5},
 		{User: "root", Path: "/usr/local/bin/check", Args: []string{"-x", "y"}, Command: "/usr/local/bin/check  -x  y", Line: 6},
 	}
 	if !reflect.DeepEqual(c.Respawn, wantResp) {
 		t.Errorf("respawn %+v", c.Respawn)
+	}
+	if !c.IPFail {
+		t.Error("respawn of ipfail did not set IPFail")
 	}
 	if len(c.Failfast) != 1 || c.Failfast[0].Path != "/usr/sbin/watcher" {
 		t.Errorf("failfast %+v", c.Failfast)
@@ -287,7 +289,6 @@ crm no
 	}
 	w := warnings(c)
 	for _, s := range []string{
-		"ha.cf:5: respawn /usr/lib/heartbeat/ipfail: ipfail is a client of heartbeat's API",
 		"ha.cf:10: nice_failback is obsolete: 'nice_failback on' read as 'auto_failback off'",
 		"ha.cf:26: stonith is not supported",
 	} {
@@ -396,5 +397,19 @@ func TestHACFWarnings(t *testing.T) {
 	}
 	if !reflect.DeepEqual(c.Nodes, []string{"a", "b", "c"}) {
 		t.Errorf("nodes %v", c.Nodes)
+	}
+}
+
+func TestHACFIPFailWithoutPingNodes(t *testing.T) {
+	c := parseHACF(t, "bcast eth0\nrespawn hacluster /usr/lib/heartbeat/ipfail\nnode a b\nauto_failback on\n", "a")
+	if !c.IPFail || len(c.Respawn) != 0 {
+		t.Errorf("IPFail %v respawn %+v", c.IPFail, c.Respawn)
+	}
+	if w := warnings(c); !strings.Contains(w, "ha.cf:2: ipfail without ping or ping_group nodes does nothing") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	c = parseHACF(t, "bcast eth0\nrespawn hacluster /usr/lib/heartbeat/ipfail\nping 10.0.0.1\nnode a b\nauto_failback on\n", "a")
+	if w := warnings(c); strings.Contains(w, "ipfail") {
+		t.Errorf("ping node given after the respawn line still warns:\n%s", w)
 	}
 }
