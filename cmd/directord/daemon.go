@@ -33,6 +33,7 @@ type daemon struct {
 	jobs    chan job
 	done    chan jobResult
 	control chan control.Request
+	pings   chan pingReport
 
 	mu     sync.Mutex // guards what status reads
 	nodes  map[string]string
@@ -83,6 +84,8 @@ func (d *daemon) run(ctx context.Context) error {
 			d.do(d.m.Tick(time.Now()))
 		case r := <-d.done:
 			d.do(d.m.ResourcesDone(r.op, r.failed, time.Now()))
+		case r := <-d.pings:
+			d.do(d.m.PingStatus(r.node, r.up, time.Now()))
 		case req := <-d.control:
 			d.handle(req)
 		case <-stopping:

@@ -24,6 +24,7 @@ import (
 	"github.com/lvsdirector/director/failover/ipaddr"
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
+	"github.com/lvsdirector/director/failover/respawn"
 )
 
 func main() { os.Exit(run()) }
@@ -76,10 +77,13 @@ func run() int {
 	}
 	ccfg := cluster.Config{Node: *node, Nodes: cfg.HA.Nodes, Keepalive: cfg.HA.Keepalive, Deadtime: cfg.HA.Deadtime,
 		Warntime: cfg.HA.Warntime, Initdead: cfg.HA.Initdead, Deadping: cfg.HA.Deadping, Generation: gen,
-		AutoFailback: failback(cfg.HA.AutoFailback)}
+		AutoFailback: failback(cfg.HA.AutoFailback), IPFail: cfg.HA.IPFail}
+	for _, p := range cfg.HA.Ping {
+		ccfg.PingNodes = append(ccfg.PingNodes, p.Name)
+	}
 	d := &daemon{log: log, node: *node, keys: cfg.Keys, groups: map[string]*resource.Group{},
 		ttl: 1 + len(cfg.HA.Nodes), jobs: make(chan job, 4), done: make(chan jobResult, 4),
-		control: make(chan control.Request), nodes: map[string]string{}, links: map[string]map[string]bool{}, held: map[string]bool{}}
+		control: make(chan control.Request), pings: make(chan pingReport), nodes: map[string]string{}, links: map[string]map[string]bool{}, held: map[string]bool{}}
 	for i, g := range gs {
 		hg := cfg.Resources.Groups[i]
 		ccfg.Groups = append(ccfg.Groups, cluster.Group{Key: hg.Key, Node: hg.Node})
@@ -108,6 +112,18 @@ func run() int {
 			log.Error("control socket: " + err.Error())
 		}
 	}()
+	if len(cfg.HA.Respawn) > 0 {
+		rctx, stopRespawn := context.WithCancel(context.Background())
+		respawnDone := make(chan struct{})
+		go func() { defer close(respawnDone); respawn.Run(rctx, cfg.HA.Respawn, cfg.HA.Env, log) }()
+		defer func() { stopRespawn(); <-respawnDone }()
+	}
+	if len(cfg.HA.Ping) > 0 {
+		pctx, stopPing := context.WithCancel(context.Background())
+		pingDone := make(chan struct{})
+		go func() { defer close(pingDone); pingNodes(pctx, cfg.HA.Ping, cfg.HA.Keepalive, d.pings, log) }()
+		defer func() { stopPing(); <-pingDone }()
+	}
 	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))
 	if err := d.run(ctx); err != nil {
 		log.Error(err.Error())
