@@ -11,8 +11,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -152,24 +150,4 @@ func utsString(b []int8) string {
 		s.WriteByte(byte(c))
 	}
 	return s.String()
-}
-
-// logger writes to ha.cf's logfile (or debugfile), else stderr.
-func logger(ha *haconf.HACF, debug bool) (*slog.Logger, func()) {
-	var w io.Writer = os.Stderr
-	closeFn := func() {}
-	path := ha.Logfile
-	if path == "" {
-		path = ha.Debugfile
-	}
-	if path != "" {
-		if f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
-			w, closeFn = f, func() { f.Close() }
-		}
-	}
-	level := slog.LevelInfo
-	if debug || ha.Debug > 0 {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closeFn
 }

@@ -38,7 +38,7 @@ type Handler struct {
 func New(t Target) (*Handler, error) {
 	h := &Handler{t: t, mu: &sync.Mutex{}}
 	if t.Facility != "" {
-		pri, err := facility(t.Facility)
+		pri, err := Facility(t.Facility)
 		if err != nil {
 			return nil, err
 		}
@@ -51,7 +51,8 @@ func New(t Target) (*Handler, error) {
 	return h, nil
 }
 
-func facility(name string) (syslog.Priority, error) {
+// Facility maps a syslog facility name (daemon, local0, ...) to its priority.
+func Facility(name string) (syslog.Priority, error) {
 	m := map[string]syslog.Priority{
 		"kern": syslog.LOG_KERN, "user": syslog.LOG_USER, "mail": syslog.LOG_MAIL, "daemon": syslog.LOG_DAEMON,
 		"auth": syslog.LOG_AUTH, "syslog": syslog.LOG_SYSLOG, "lpr": syslog.LOG_LPR, "news": syslog.LOG_NEWS,
