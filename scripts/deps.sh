@@ -6,12 +6,15 @@
 # that package does not change which kernel this machine boots, we only read
 # its vmlinuz and modules. ldirectord is installed to compare its tables with
 # ours; it is never started on this machine (service starts are blocked during
-# the install, and its unit is disabled if we installed it).
+# the install, and its unit is disabled if we installed it). heartbeat and
+# keepalived likewise: the interop test and the failover benchmark run them
+# inside the VM only.
 set -euo pipefail
 
 PKGS=(
 	qemu-system-x86 linux-image-amd64 busybox-static cpio kmod ipvsadm iproute2
 	nginx-light iputils-ping curl ldirectord
+	heartbeat keepalived # the peers of the interop test and the failover benchmark, VM only
 	gcc libc6-dev git ca-certificates # go test -race needs cgo; go build stamps VCS info
 	# real servers for the negotiate checks (test/e2e/servers.sh), VM only
 	openssl tinyproxy-bin dnsmasq-base exim4-daemon-light dovecot-imapd dovecot-pop3d

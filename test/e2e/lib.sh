@@ -408,6 +408,129 @@ wait_weight() {
 	done
 }
 
+# ------------------------------------------------ two directors (HA) -----
+
+# pair_up N: the farm with N reals and a second director, dir2 (10.0.0.3 on
+# pub, 10.0.1.3 on priv, forwarding, IPVS conntrack). The DIP leaves dir
+# (which keeps 10.0.1.2) to become a resource of whichever director holds
+# the group.
+pair_up() {
+	farm_up "$1"
+	ip -n dir -batch - <<-EOF || die "pair_up: dir addresses failed"
+		address del $DIP/16 dev eth1
+		address add 10.0.1.2/16 dev eth1
+	EOF
+	ip -batch - <<-EOF || die "pair_up: dir2 links failed"
+		netns add dir2
+		link add d2 type veth peer name eth0 netns dir2
+		link set d2 master pub up
+		link add d3 type veth peer name eth1 netns dir2
+		link set d3 master priv up
+	EOF
+	ip -n dir2 -batch - <<-EOF || die "pair_up: dir2 addresses failed"
+		link set lo up
+		address add 10.0.0.3/24 dev eth0
+		link set eth0 up
+		address add 10.0.1.3/16 dev eth1
+		link set eth1 up
+	EOF
+	ip netns exec dir2 sysctl -qw net.ipv4.ip_forward=1 net.ipv4.vs.conntrack=1 ||
+		die "pair_up: dir2 sysctls failed"
+}
+
+# ha_conf NODE PEER_PUB PEER_PRIV [HA.CF LINES]: /tmp/e2e/ha-NODE is the
+# node's /etc/ha.d: ha.cf (nodes a and b, ucast on both links, keepalive
+# 200ms, deadtime 1 s, auto_failback on, plus the extra lines), authkeys
+# (sha1), haresources (one group preferring a: the VIP, the DIP and
+# ldirectord::ldirectord.cf) and ldirectord.cf (rsip 1 and 2, http
+# negotiate). The same files serve our directord and Debian's heartbeat.
+ha_conf() {
+	local d=/tmp/e2e/ha-$1
+	mkdir -p $d/state
+	cat > $d/ha.cf <<-EOF
+		logfile $d/ha.log
+		use_logd no
+		keepalive 200ms
+		deadtime 1
+		warntime 600ms
+		initdead 3
+		udpport 694
+		realtime off
+		ucast eth0 $2
+		ucast eth1 $3
+		auto_failback on
+		node a
+		node b
+		crm off
+		${4:-}
+	EOF
+	printf 'auth 1\n1 sha1 e2e-secret\n' > $d/authkeys
+	chmod 600 $d/authkeys
+	echo "a $VIP/24/eth0 $DIP/16/eth1 ldirectord::ldirectord.cf" > $d/haresources
+	# Virtual-section lines must be indented: no <<- here (it strips tabs).
+	printf '%s\n' checkinterval=1 negotiatetimeout=2 "logfile=\"$d/ld.log\"" "virtual=$VIP:80" \
+		"	real=$(rsip 1):80 masq" "	real=$(rsip 2):80 masq" "	request=\"test.html\"" \
+		"	receive=\"ok\"" "	scheduler=rr" > $d/ldirectord.cf
+}
+
+# dd_start NODE NETNS: our directord as NODE (config from ha_conf), control
+# socket /tmp/e2e/NODE.sock; bg_start name ddNODE.
+dd_start() {
+	bg_start dd$1 ip netns exec $2 $BUILD/directord --node $1 --hadir /tmp/e2e/ha-$1 \
+		--statedir /tmp/e2e/ha-$1/state --socket /tmp/e2e/$1.sock
+}
+
+# hb_start NODE NETNS [HADIR]: Debian's heartbeat 3.0.6 as NODE in NETNS,
+# in mount and UTS namespaces of its own: hostname NODE, /etc/ha.d bound
+# from HADIR (default /tmp/e2e/ha-NODE; the package's resource scripts are
+# copied in), its own /run and /var/lib/heartbeat. heartbeat daemonizes:
+# hb_master finds it.
+hb_start() {
+	local d=${3:-/tmp/e2e/ha-$1}
+	cp -r /etc/ha.d/resource.d /etc/ha.d/rc.d /etc/ha.d/shellfuncs /etc/ha.d/harc $d/ || return 1
+	mkdir -p $d/lib
+	ip netns exec $2 unshare -m -u sh -c "
+		hostname $1
+		mount --make-rprivate /
+		mount --bind $d /etc/ha.d
+		mount --bind $d/lib /var/lib/heartbeat
+		mount -t tmpfs tmpfs /run
+		mkdir -p /run/heartbeat/rsctmp /run/heartbeat/ccm /run/resource-agents /run/lock
+		chown -R hacluster:haclient /run/heartbeat $d/lib
+		exec /usr/libexec/heartbeat/heartbeat" > $d/start.out 2>&1
+}
+
+# hb_master NETNS: pid of heartbeat's master control process there.
+hb_master() {
+	local p
+	for p in $(ip netns pids $1); do
+		case $(tr '\0' ' ' < /proc/$p/cmdline 2>/dev/null) in
+		"heartbeat: master control process"*) echo $p; return 0 ;;
+		esac
+	done
+	return 1
+}
+
+# node_crash NETNS: the director dies as a whole: every process in NETNS
+# is killed; its addresses and IPVS table go with it (the box is off).
+node_crash() {
+	local pids
+	pids=$(ip netns pids $1)
+	[ -z "$pids" ] || kill -9 $pids 2>/dev/null
+	ip -n $1 addr del $VIP/24 dev eth0 2>/dev/null
+	ip -n $1 addr del $DIP/16 dev eth1 2>/dev/null
+	ip netns exec $1 ipvsadm -C
+}
+
+# holds NETNS IP: the address is configured there.
+holds() { ip -n "$1" addr show | grep -q "inet $2/"; }
+
+# served: the client gets an answer through the VIP.
+served() { [ -n "$(cli_get http://$VIP/ 2>/dev/null)" ]; }
+
+# ipvs_has NETNS IP: IPVS there has a destination IP:80.
+ipvs_has() { ip netns exec "$1" ipvsadm -Ln | grep -q "$2:80"; }
+
 # --------------------------------------------------------------- client ---
 
 # cli_get URL [CURL ARGS...]: fetch from the client namespace (connect
@@ -429,6 +552,8 @@ cli_tally() {
 # runs each test_* function it defines, in file order, each in a subshell.
 e2e_run_file() {
 	local file=$1 fn rc
+	# A syntax error would only end the body early, silently: check first.
+	bash -n "$file" || { fail "syntax" "bash -n $file"; return 1; }
 	# shellcheck disable=SC1090
 	source "$file"
 	for fn in $(sed -nE 's/^[[:space:]]*(function[[:space:]]+)?(test_[A-Za-z0-9_]+)[[:space:]]*\(\).*$/\2/p' "$file" | awk '!s[$0]++'); do

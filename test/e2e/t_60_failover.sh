@@ -7,69 +7,19 @@
 # holder; a graceful stop hands over at once.
 # e2e-timeout: 420
 
-DD=$BUILD/directord
 CTL=$BUILD/directorctl
-DIP=10.0.1.1
 
-farm_up 2
-# The farm's director keeps its own addresses; the DIP becomes a resource.
-ip -n dir addr del $DIP/16 dev eth1
-ip -n dir addr add 10.0.1.2/16 dev eth1
-ip netns add dir2 && ip -n dir2 link set lo up
-ip link add d2 type veth peer name eth0 netns dir2 && ip link set d2 master pub up
-ip link add d3 type veth peer name eth1 netns dir2 && ip link set d3 master priv up
-ip -n dir2 addr add 10.0.0.3/24 dev eth0 && ip -n dir2 link set eth0 up
-ip -n dir2 addr add 10.0.1.3/16 dev eth1 && ip -n dir2 link set eth1 up
-ip netns exec dir2 sysctl -qw net.ipv4.ip_forward=1
-ip netns exec dir2 sysctl -qw net.ipv4.vs.conntrack=1
-
-mkconf() { # NAME PEER_PUB PEER_PRIV
-	local d=/tmp/e2e/ha-$1
-	mkdir -p $d/state
-	cat > $d/ha.cf <<EOC
-logfile $d/ha.log
-keepalive 200ms
-deadtime 1
-warntime 600ms
-initdead 3
-udpport 694
-ucast eth0 $2
-ucast eth1 $3
-auto_failback on
-node a
-node b
-crm off
-EOC
-	printf 'auth 1\n1 sha1 e2e-secret\n' > $d/authkeys
-	chmod 600 $d/authkeys
-	echo "a $VIP/24/eth0 $DIP/16/eth1 ldirectord::ldirectord.cf" > $d/haresources
-	cat > $d/ldirectord.cf <<EOC
-checkinterval=1
-negotiatetimeout=2
-logfile="$d/ld.log"
-virtual=$VIP:80
-	real=$(rsip 1):80 masq
-	real=$(rsip 2):80 masq
-	request="test.html"
-	receive="ok"
-	scheduler=rr
-EOC
-}
-mkconf a 10.0.0.3 10.0.1.3
-mkconf b 10.0.0.2 10.0.1.2
-
-start_a() { bg_start dda ip netns exec dir $DD --node a --hadir /tmp/e2e/ha-a --statedir /tmp/e2e/ha-a/state --socket /tmp/e2e/a.sock; }
-start_b() { bg_start ddb ip netns exec dir2 $DD --node b --hadir /tmp/e2e/ha-b --statedir /tmp/e2e/ha-b/state --socket /tmp/e2e/b.sock; }
-holds() { ip -n "$1" addr show | grep -q "inet $2/"; }
-serves() { [ "$(cli_get http://$VIP/ 2>/dev/null)" != "" ]; }
+pair_up 2
+ha_conf a 10.0.0.3 10.0.1.3
+ha_conf b 10.0.0.2 10.0.1.2
 
 test_first_start_on_preferred_node() {
-	start_a; start_b
+	dd_start a dir; dd_start b dir2
 	if wait_until 20000 holds dir $VIP; then pass "A (preferred) holds the VIP after initdead (${WAITED_MS} ms)"; else fail "VIP on A" "$(ip -n dir addr)"; fi
 	wait_until 5000 holds dir $DIP && pass "A holds the DIP" || fail "DIP on A" "$(ip -n dir addr show eth1)"
 	wait_until 10000 sh -c "ip netns exec dir ipvsadm -Ln | grep -q '10.0.1.1[12]:80'" && pass "A runs the director (IPVS table)" || fail "IPVS on A" "$(ip netns exec dir ipvsadm -Ln)"
 	check_not "B holds nothing" holds dir2 $VIP
-	wait_until 10000 serves && pass "client served through the VIP" || fail "client" "$(cli_get http://$VIP/ 2>&1)"
+	wait_until 10000 served && pass "client served through the VIP" || fail "client" "$(cli_get http://$VIP/ 2>&1)"
 	local st
 	wait_until 10000 sh -c "$CTL --socket /tmp/e2e/a.sock status | grep -q '$(rsip 2):80 *weight 1 *up'"
 	st=$($CTL --socket /tmp/e2e/a.sock status 2>&1)
@@ -87,17 +37,17 @@ test_sigkill_moves_everything_to_b() {
 	wait_until 5000 holds dir2 $DIP && pass "B took the DIP" || fail "DIP on B" ""
 	# A's process is dead but its addresses are still configured (as on a
 	# hung box); the client and the reals follow B's gratuitous ARP.
-	if wait_until 10000 serves; then pass "client served through B $(($(now_ms) - t0)) ms after the kill"; else fail "client via B" "$(cli_get http://$VIP/ 2>&1)"; fi
+	if wait_until 10000 served; then pass "client served through B $(($(now_ms) - t0)) ms after the kill"; else fail "client via B" "$(cli_get http://$VIP/ 2>&1)"; fi
 	wait_until 5000 sh -c "ip netns exec dir2 ipvsadm -Ln | grep -q '10.0.1.11:80'" && pass "B runs the IPVS table" || fail "IPVS on B" ""
 	ip -n dir addr del $VIP/24 dev eth0; ip -n dir addr del $DIP/16 dev eth1
 	ip netns exec dir ipvsadm -C
 }
 
 test_a_returns_auto_failback() {
-	start_a
+	dd_start a dir
 	if wait_until 30000 holds dir $VIP; then pass "auto_failback on: A got its group back (${WAITED_MS} ms)"; else fail "failback" "$(tail -n 20 /tmp/e2e/ha-a/ha.log)"; fi
 	wait_until 10000 sh -c "! ip -n dir2 addr show | grep -q 'inet $VIP/'" && pass "B released the VIP" || fail "B release" "$(ip -n dir2 addr)"
-	wait_until 10000 serves && pass "client served after failback" || fail "client" ""
+	wait_until 10000 served && pass "client served after failback" || fail "client" ""
 }
 
 test_standby_and_takeover() {
@@ -134,7 +84,7 @@ test_partition_and_heal() {
 	fi
 	sleep 2
 	check_not "B stays released" holds dir2 $VIP
-	wait_until 10000 serves && pass "client served after the heal" || fail "client" ""
+	wait_until 10000 served && pass "client served after the heal" || fail "client" ""
 }
 
 test_graceful_stop_hands_over_at_once() {
@@ -144,7 +94,6 @@ test_graceful_stop_hands_over_at_once() {
 	if holds dir2 $VIP || wait_until 5000 holds dir2 $VIP; then pass "graceful stop: B holds the VIP $(($(now_ms) - t0)) ms after TERM"; else fail "handover" ""; fi
 	check_not "A released its addresses" holds dir $VIP
 	assert_eq "A cleaned its IPVS table (cleanstop)" "$(ip netns exec dir ipvsadm -Ln | grep -c '\->.*Masq')" 0
-	wait_until 10000 serves && pass "client served by B" || fail "client" ""
+	wait_until 10000 served && pass "client served by B" || fail "client" ""
 	bg_stop ddb
-	ip netns del dir2
 }
