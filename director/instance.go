@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/lvsdirector/director/healthcheck"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -44,6 +45,18 @@ func (in *Instance) Snapshot() []VirtualStatus {
 		return nil
 	}
 	return d.Snapshot()
+}
+
+// CheckStats reports the running director's check totals and recent
+// lateness (zero before Run).
+func (in *Instance) CheckStats() healthcheck.Stats {
+	in.mu.Lock()
+	d := in.d
+	in.mu.Unlock()
+	if d == nil {
+		return healthcheck.Stats{}
+	}
+	return d.CheckStats()
 }
 
 // Run serves cfg (already parsed from Path) until ctx is done.

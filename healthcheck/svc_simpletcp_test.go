@@ -54,7 +54,9 @@ func TestSimpleTCP(t *testing.T) {
 }
 
 func TestSimpleTCPDown(t *testing.T) {
-	closed := dlgServe(t, "127.0.0.1:0", nil, func(c net.Conn) {})
+	// Reads the request, then closes without a word. (Closing before the
+	// request has arrived would make the kernel answer it with a reset.)
+	closed := dlgServe(t, "127.0.0.1:0", nil, func(c net.Conn) { io.Copy(io.Discard, c) })
 	dlgDown(t, simpleSpec(dlgSpec("simpletcp", closed), "x", "ok"), "without a reply")
 
 	refused := dlgRefused(t)

@@ -4,7 +4,12 @@
 // resource groups — service addresses with gratuitous ARP, the director
 // in-process for ldirectord::CFG, scripts — on exactly one node.
 //
-//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [-d]
+//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [--settings PATH] [-d]
+//
+// --settings names the appliance's settings file (default
+// /etc/lvsdirector/settings.toml, which may be missing): its [metrics]
+// table turns on the Prometheus endpoint, with the cluster's state and the
+// in-process director's.
 package main
 
 import (
@@ -23,6 +28,8 @@ import (
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/failover/respawn"
+	"github.com/lvsdirector/director/internal/metrics"
+	"github.com/lvsdirector/director/internal/settings"
 )
 
 func main() { os.Exit(run()) }
@@ -33,7 +40,10 @@ func run() int {
 	stateDir := flag.String("statedir", "/var/lib/heartbeat", "where the generation number is kept")
 	sock := flag.String("socket", control.DefaultSocket, "control socket for directorctl")
 	debug := flag.Bool("d", false, "debug logging")
+	settingsPath := flag.String("settings", settings.DefaultPath, "the appliance's settings (metrics); the default file may be missing")
 	flag.Parse()
+	settingsGiven := false
+	flag.Visit(func(f *flag.Flag) { settingsGiven = settingsGiven || f.Name == "settings" })
 	if *node == "" {
 		var u syscall.Utsname
 		if err := syscall.Uname(&u); err == nil {
@@ -43,6 +53,11 @@ func run() int {
 	*node = strings.ToLower(*node)
 
 	cfg, err := haconf.Load(*haDir, *node)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "directord:", err)
+		return 2
+	}
+	st, err := loadSettings(*settingsPath, settingsGiven)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "directord:", err)
 		return 2
@@ -121,6 +136,17 @@ func run() int {
 		pingDone := make(chan struct{})
 		go func() { defer close(pingDone); pingNodes(pctx, cfg.HA.Ping, cfg.HA.Keepalive, d.pings, log) }()
 		defer func() { stopPing(); <-pingDone }()
+	}
+	if m := st.Metrics; m.Enabled() {
+		ln, err := metrics.Listen(m.Listen)
+		if err != nil {
+			log.Error(err.Error())
+			return 1
+		}
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		served := d.serveMetrics(mctx, ln, m.Path, log)
+		defer func() { stopMetrics(); <-served }()
+		log.Info("serving metrics", "url", "http://"+m.Listen+m.Path)
 	}
 	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))
 	if err := d.run(ctx); err != nil {

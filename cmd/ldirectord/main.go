@@ -2,6 +2,10 @@
 // command line, config lookup, pid file, exit codes and log format, driving
 // the kernel's IPVS table directly instead of through ipvsadm.
 //
+// The appliance's own settings (the metrics endpoint) are read from
+// /etc/lvsdirector/settings.toml, or the file named by $LVSDIRECTOR_SETTINGS:
+// the command line stays ldirectord's.
+//
 //	ldirectord [-d] [configfile] start|stop|restart|try-restart|reload|force-reload|status
 package main
 
@@ -17,6 +21,7 @@ import (
 	"time"
 
 	"github.com/lvsdirector/director/director"
+	"github.com/lvsdirector/director/internal/settings"
 )
 
 const version = "ldirectord (lvsdirector) 0.1"
@@ -40,6 +45,9 @@ type invocation struct {
 	cfgName string // for the pid file and log prefix
 	cmd     string
 	path    string // where the config was found
+
+	settings     *settings.Settings // for commands that may start the daemon
+	settingsPath string             // the file read (or looked for)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -99,6 +107,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, director.ErrorLine(err))
 		return exitConfig
 	}
+	// The appliance's own settings (metrics): read where a daemon may
+	// start, so that a broken file stops "start" as a broken config does.
+	switch inv.cmd {
+	case "start", "restart", "try-restart":
+		st, path, err := settings.FromEnv()
+		if err != nil {
+			msg := settingsErrorLine(err)
+			if os.Getenv(childEnv) != "" {
+				ready := os.NewFile(3, "ready")
+				fmt.Fprintln(ready, msg)
+				ready.Close()
+			}
+			fmt.Fprintln(stderr, msg)
+			return exitConfig
+		}
+		inv.settings, inv.settingsPath = st, path
+	}
 	if os.Getenv(childEnv) != "" {
 		return serveDaemon(inv, cfg)
 	}
@@ -131,6 +156,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return status(inv, cfg, stdout, stderr)
 	}
 	return exitUsage
+}
+
+// settingsErrorLine words a settings error as ldirectord words a config
+// error, naming the file and the line.
+func settingsErrorLine(err error) string {
+	var se *settings.Error
+	if errors.As(err, &se) {
+		if se.Line > 0 {
+			return fmt.Sprintf("Error [%d] reading file %s at line %d: %s", os.Getpid(), se.File, se.Line, se.Msg)
+		}
+		return fmt.Sprintf("Error [%d] reading file %s: %s", os.Getpid(), se.File, se.Msg)
+	}
+	return fmt.Sprintf("Error [%d] reading settings: %v", os.Getpid(), err)
 }
 
 // findConfig looks in /etc/ha.d, then /etc/ha.d/conf, then the path itself.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,56 @@ func TestStartWithoutIPVS(t *testing.T) {
 	os.WriteFile(cf, []byte("virtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
 	rc, _, errs := runCLI(t, "-d", cf, "start")
 	if rc != 1 || !strings.Contains(errs, "IPVS is not available") || !strings.Contains(errs, "modprobe ip_vs") {
+		t.Fatalf("rc %d stderr %q", rc, errs)
+	}
+}
+
+// The settings file ($LVSDIRECTOR_SETTINGS, else the default path) is read
+// by the commands that may start the daemon: a broken one stops them with
+// exit 2 and its file:line, as a broken config does; the others ignore it.
+func TestSettingsErrors(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	cf := filepath.Join(dir, "x.cf")
+	os.WriteFile(cf, []byte("virtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	st := filepath.Join(dir, "settings.toml")
+	os.WriteFile(st, []byte("[metrics]\nlisten = \"127.0.0.1:9773\"\nport = 1\n"), 0o644)
+	t.Setenv("LVSDIRECTOR_SETTINGS", st)
+	for _, cmd := range []string{"start", "restart", "try-restart"} {
+		rc, _, errs := runCLI(t, "-d", cf, cmd)
+		if rc != 2 || !strings.Contains(errs, "reading file "+st+" at line 3: unknown key metrics.port") {
+			t.Errorf("%s with a broken settings file: rc %d stderr %q", cmd, rc, errs)
+		}
+	}
+	if rc, out, errs := runCLI(t, cf, "status"); rc != 3 || !strings.Contains(out, "stopped") {
+		t.Errorf("status with a broken settings file: rc %d %q %q", rc, out, errs)
+	}
+	os.WriteFile(st, []byte("[metrics]\nlisten = \"127.0.0.1\"\n"), 0o644)
+	if rc, _, errs := runCLI(t, "-d", cf, "start"); rc != 2 || !strings.Contains(errs, "at line 2: metrics.listen") {
+		t.Errorf("bad listen: rc %d stderr %q", rc, errs)
+	}
+	t.Setenv("LVSDIRECTOR_SETTINGS", filepath.Join(dir, "missing.toml"))
+	if rc, _, errs := runCLI(t, "-d", cf, "start"); rc != 2 || !strings.Contains(errs, "missing.toml: cannot read") {
+		t.Errorf("missing settings file named by LVSDIRECTOR_SETTINGS: rc %d stderr %q", rc, errs)
+	}
+}
+
+// A metrics port that cannot be had stops the start with the reason.
+func TestMetricsPortTaken(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	cf := filepath.Join(dir, "x.cf")
+	os.WriteFile(cf, []byte("virtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	st := filepath.Join(dir, "settings.toml")
+	os.WriteFile(st, []byte("[metrics]\nlisten = \""+taken.Addr().String()+"\"\n"), 0o644)
+	t.Setenv("LVSDIRECTOR_SETTINGS", st)
+	rc, _, errs := runCLI(t, "-d", cf, "start")
+	if rc != 1 || !strings.Contains(errs, "metrics: cannot listen on "+taken.Addr().String()) {
 		t.Fatalf("rc %d stderr %q", rc, errs)
 	}
 }

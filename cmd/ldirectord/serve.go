@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/internal/ldlog"
+	"github.com/lvsdirector/director/internal/metrics"
+	"github.com/lvsdirector/director/internal/settings"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -43,6 +46,10 @@ func start(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
 		cmd.Args = []string{self, inv.config, "start"}
 	}
 	cmd.Env = append(os.Environ(), childEnv+"=1")
+	if os.Getenv(settings.EnvVar) != "" {
+		// Made absolute: the daemon runs in /.
+		cmd.Env = append(cmd.Env, settings.EnvVar+"="+inv.settingsPath)
+	}
 	cmd.Dir = "/"
 	cmd.ExtraFiles = []*os.File{w} // fd 3: readiness
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -104,6 +111,19 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 	}
 	log.Info("Starting Linux Director v1.186-ha (lvsdirector) with pid: " + fmt.Sprint(os.Getpid()))
 
+	// The metrics port is taken before anything else: a daemon asked to
+	// export metrics that cannot does not start.
+	var metricsLn net.Listener
+	if inv.settings != nil && inv.settings.Metrics.Enabled() {
+		m := inv.settings.Metrics
+		if metricsLn, err = metrics.Listen(m.Listen); err != nil {
+			log.Error(err.Error())
+			tell(err.Error())
+			return exitFail
+		}
+		defer metricsLn.Close() // if we never get to serve it
+	}
+
 	table, err := ipvs.NewKernel(ipvs.KernelOptions{Logger: log})
 	if err != nil {
 		log.Error(err.Error())
@@ -149,6 +169,20 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 				}
 			}
 		},
+	}
+	if metricsLn != nil {
+		m := inv.settings.Metrics
+		reg := metrics.NewRegistry(metrics.Sources{Log: log, Directors: func() []metrics.Director { return []metrics.Director{in} }})
+		mctx, stopMetrics := context.WithCancel(context.Background())
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			if err := metrics.ServeListener(mctx, metricsLn, m.Path, reg); err != nil {
+				log.Error(err.Error())
+			}
+		}()
+		defer func() { stopMetrics(); <-served }()
+		log.Info(fmt.Sprintf("Serving metrics on http://%s%s", m.Listen, m.Path))
 	}
 	err = in.Run(ctx, cfg)
 	if err != nil {

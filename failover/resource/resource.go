@@ -18,6 +18,7 @@ import (
 
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/failover/ipaddr"
+	"github.com/lvsdirector/director/healthcheck"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -116,6 +117,7 @@ type Director struct {
 	cancel context.CancelFunc
 	done   chan error
 	inst   *director.Instance
+	exited chan struct{} // closed when inst's Run has returned
 	reload chan struct{}
 }
 
@@ -156,13 +158,14 @@ func (r *Director) Start(ctx context.Context) error {
 	r.inst = &director.Instance{Path: r.Path, Table: table, Log: r.Log, Reload: r.reload,
 		Options: director.Options{Ready: func() { close(ready) }}}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	r.cancel, r.done = cancel, make(chan error, 1)
-	go func(done chan error) {
-		err := r.inst.Run(rctx, cfg)
+	r.cancel, r.done, r.exited = cancel, make(chan error, 1), make(chan struct{})
+	go func(in *director.Instance, done chan error, exited chan struct{}) {
+		err := in.Run(rctx, cfg)
 		table.Close()
+		close(exited)
 		done <- err
 		close(done)
-	}(r.done)
+	}(r.inst, r.done, r.exited)
 	select {
 	case <-ready:
 		return nil
@@ -222,15 +225,37 @@ func (r *Director) Reload() {
 
 func (r *Director) String() string { return "ldirectord::" + r.Path }
 
-// Snapshot reports the running director's table and health (nil if not running).
+// Snapshot reports the running director's table and health (nil if not
+// running: before Start, after Stop, or once it has exited).
 func (r *Director) Snapshot() []director.VirtualStatus {
+	if in := r.running(); in != nil {
+		return in.Snapshot()
+	}
+	return nil
+}
+
+// CheckStats reports the running director's check totals and recent
+// lateness (zero if not running).
+func (r *Director) CheckStats() healthcheck.Stats {
+	if in := r.running(); in != nil {
+		return in.CheckStats()
+	}
+	return healthcheck.Stats{}
+}
+
+// running is the instance while its director runs, else nil.
+func (r *Director) running() *director.Instance {
 	r.mu.Lock()
-	in := r.inst
-	r.mu.Unlock()
-	if in == nil {
+	defer r.mu.Unlock()
+	if r.done == nil || r.exited == nil {
 		return nil
 	}
-	return in.Snapshot()
+	select {
+	case <-r.exited:
+		return nil
+	default:
+		return r.inst
+	}
 }
 
 // Script is a resource script run as "script [args...] start|stop|status",

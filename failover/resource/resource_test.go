@@ -3,6 +3,9 @@ package resource
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -133,3 +136,44 @@ func TestDirectorInProcess(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// Snapshot and CheckStats report the director while it runs and nothing
+// before it starts or after it stops (a released group's table is gone).
+func TestDirectorReportsOnlyWhileRunning(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }))
+	defer srv.Close()
+	rsAddr := strings.TrimPrefix(srv.URL, "http://")
+	dir := t.TempDir()
+	cf := filepath.Join(dir, "ld.cf")
+	os.WriteFile(cf, []byte("checkinterval=1\nlogfile=\"/dev/null\"\nvirtual=10.0.0.100:80\n\treal="+rsAddr+" masq\n\tservice=http\n\trequest=\"/\"\n\treceive=\"ok\"\n"), 0o644)
+	m := ipvs.NewMemory()
+	r := &Director{Path: cf, Table: func() (ipvs.Table, error) { return m, nil }}
+	if r.Snapshot() != nil || r.CheckStats().Runs != 0 {
+		t.Fatal("reports before Start")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.CheckStats().Runs == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st := r.CheckStats(); st.Runs == 0 || len(st.Lateness) == 0 {
+		t.Fatalf("no check ran: %+v", st)
+	}
+	snap := r.Snapshot()
+	if len(snap) != 1 || len(snap[0].Reals) != 1 || snap[0].Reals[0].Addr != rsAddr {
+		t.Fatalf("snapshot while running: %+v", snap)
+	}
+	if err := r.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if snap := r.Snapshot(); snap != nil {
+		t.Fatalf("snapshot after Stop: %+v", snap)
+	}
+	if st := r.CheckStats(); st.Runs != 0 {
+		t.Fatalf("check stats after Stop: %+v", st)
+	}
+}

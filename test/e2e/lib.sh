@@ -473,11 +473,14 @@ ha_conf() {
 		"	receive=\"ok\"" "	scheduler=rr" > $d/ldirectord.cf
 }
 
-# dd_start NODE NETNS: our directord as NODE (config from ha_conf), control
-# socket /tmp/e2e/NODE.sock; bg_start name ddNODE.
+# dd_start NODE NETNS [ARGS...]: our directord as NODE (config from
+# ha_conf), control socket /tmp/e2e/NODE.sock, more options in ARGS (e.g.
+# --settings FILE); bg_start name ddNODE.
 dd_start() {
-	bg_start dd$1 ip netns exec $2 $BUILD/directord --node $1 --hadir /tmp/e2e/ha-$1 \
-		--statedir /tmp/e2e/ha-$1/state --socket /tmp/e2e/$1.sock
+	local node=$1 ns=$2
+	shift 2
+	bg_start dd$node ip netns exec $ns $BUILD/directord --node $node --hadir /tmp/e2e/ha-$node \
+		--statedir /tmp/e2e/ha-$node/state --socket /tmp/e2e/$node.sock "$@"
 }
 
 # hb_start NODE NETNS [HADIR]: Debian's heartbeat 3.0.6 as NODE in NETNS,
