@@ -47,7 +47,7 @@ func openDialog(ctx context.Context, s Spec, network string, useTLS bool, limit 
 	if !s.Addr.IsValid() || s.Port == 0 {
 		return nil, errors.New("no address or port to check")
 	}
-	var d net.Dialer
+	d := checkDialer()
 	conn, err := d.DialContext(ctx, network, netip.AddrPortFrom(s.Addr, s.Port).String())
 	if err != nil {
 		return nil, err

@@ -145,7 +145,7 @@ func (c *dnsCheck) query(ctx context.Context, qtype uint16) (*dns.Msg, error) {
 }
 
 func (c *dnsCheck) exchange(ctx context.Context, network string, m *dns.Msg) (*dns.Msg, error) {
-	var d net.Dialer
+	d := checkDialer()
 	nc, err := d.DialContext(ctx, network, c.addr)
 	if err != nil {
 		return nil, err

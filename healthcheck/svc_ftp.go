@@ -55,7 +55,7 @@ func (c *ftpCheck) Check(ctx context.Context) error {
 		}
 	}()
 	dial := func(network, address string) (net.Conn, error) {
-		var d net.Dialer
+		d := checkDialer()
 		nc, err := d.DialContext(ctx, network, address)
 		if err != nil {
 			return nil, err

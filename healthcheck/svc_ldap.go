@@ -43,7 +43,7 @@ func newLDAPCheck(s Spec, useTLS bool) *ldapCheck {
 }
 
 func (c *ldapCheck) Check(ctx context.Context) error {
-	var d net.Dialer
+	d := checkDialer()
 	raw, err := d.DialContext(ctx, "tcp", c.addr)
 	if err != nil {
 		return fmt.Errorf("ldap %s: %w", c.addr, err)

@@ -74,7 +74,7 @@ func (c *radiusCheck) Check(ctx context.Context) error {
 	case len(c.s.Passwd) > 128:
 		return errors.New("radius: passwd is longer than 128 bytes")
 	}
-	var d net.Dialer
+	d := checkDialer()
 	conn, err := d.DialContext(ctx, "udp", c.addr)
 	if err != nil {
 		return fmt.Errorf("radius %s: %w", c.addr, err)

@@ -135,7 +135,7 @@ func pgsqlQuery(ctx context.Context, c *sqlCheck) (bool, error) {
 		finished bool
 	)
 	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var d net.Dialer
+		d := checkDialer()
 		nc, err := d.DialContext(ctx, network, addr)
 		if err != nil {
 			return nil, err

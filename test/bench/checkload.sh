@@ -41,6 +41,6 @@ sleep 0.5
 echo "machine: $(nproc) cores; nginx: 1 worker on loopback"
 for n in "${ns[@]}"; do
 	echo "== $n reals"
-	build/checkload -n "$n" -docroot "$W/www"
+	build/checkload -n "$n" -docroot "$W/www" ${CHECKLOAD_ARGS:-}
 	echo "   nginx CPU so far: $(ps -o cputime= -C nginx | tr '\n' ' ')"
 done

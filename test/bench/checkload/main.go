@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"syscall"
@@ -34,6 +35,7 @@ func main() {
 	interval := flag.Duration("interval", time.Second, "checkinterval")
 	steady := flag.Duration("steady", 10*time.Second, "steady-state measurement window")
 	conc := flag.Int("concurrency", 0, "checks in flight at most (0 = default)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the steady-state window here")
 	flag.Parse()
 	if *docroot == "" {
 		fmt.Fprintln(os.Stderr, "checkload: -docroot is required")
@@ -81,12 +83,23 @@ func main() {
 	fmt.Printf("all up after start: %v\n", time.Since(t0).Round(time.Millisecond))
 
 	time.Sleep(2 * time.Second)
-	r0, c0, w0 := d.CheckStats().Runs, cpu(), time.Now()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer f.Close()
+	}
+	r0, u0, s0, w0 := d.CheckStats().Runs, userCPU(), sysCPU(), time.Now()
 	time.Sleep(*steady)
-	r1, c1, w1 := d.CheckStats().Runs, cpu(), time.Now()
+	r1, u1, s1, w1 := d.CheckStats().Runs, userCPU(), sysCPU(), time.Now()
+	pprof.StopCPUProfile()
 	wall := w1.Sub(w0)
-	fmt.Printf("steady state: %.1f checks/s, CPU %.0f%% of one core, RSS %d MiB\n",
-		float64(r1-r0)/wall.Seconds(), 100*(c1-c0).Seconds()/wall.Seconds(), rssKiB()/1024)
+	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() }
+	fmt.Printf("steady state: %.1f checks/s, CPU %.0f%% of one core (user %.0f%%, kernel %.0f%%), RSS %d MiB\n",
+		float64(r1-r0)/wall.Seconds(), pct(u1-u0+s1-s0), pct(u1-u0), pct(s1-s0), rssKiB()/1024)
 	late := d.CheckStats().Lateness
 	slices.Sort(late)
 	if len(late) > 0 {
@@ -131,11 +144,14 @@ func rip(i int) netip.Addr {
 	return netip.AddrFrom4([4]byte{127, 1 + byte(i>>16), byte(i >> 8), byte(i)})
 }
 
-func cpu() time.Duration {
+func rusage() syscall.Rusage {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return ru
 }
+
+func userCPU() time.Duration { ru := rusage(); return time.Duration(ru.Utime.Nano()) }
+func sysCPU() time.Duration  { ru := rusage(); return time.Duration(ru.Stime.Nano()) }
 
 func rssKiB() int {
 	b, _ := os.ReadFile("/proc/self/status")
