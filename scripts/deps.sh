@@ -16,6 +16,7 @@ PKGS=(
 	nginx-light iputils-ping curl ldirectord
 	heartbeat keepalived # the peers of the interop test and the failover benchmark, VM only
 	gcc libc6-dev git ca-certificates # go test -race needs cgo; go build stamps VCS info
+	python3-minimal # test/e2e/tools/hbcapture.py (the replay test)
 	# real servers for the negotiate checks (test/e2e/servers.sh), VM only
 	openssl tinyproxy-bin dnsmasq-base exim4-daemon-light dovecot-imapd dovecot-pop3d
 	inn2 vsftpd slapd kamailio freeradius mariadb-server postgresql socat

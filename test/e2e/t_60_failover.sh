@@ -2,8 +2,9 @@
 # the private bridge, two heartbeat media (ucast on each). One group: the
 # VIP, the DIP (the real servers' gateway) and the director in-process.
 # First start puts the group on A; SIGKILL of A moves VIP, DIP and the
-# IPVS table to B; A back with auto_failback on takes it home; standby and
-# takeover; a forged packet changes nothing; a partition heals to one
+# IPVS table to B, though A's recorded packets are replayed to B; A back
+# with auto_failback on takes it home; standby and takeover; a forged
+# packet changes nothing; a partition heals to one
 # holder; a graceful stop hands over at once.
 # e2e-timeout: 420
 
@@ -27,13 +28,22 @@ test_first_start_on_preferred_node() {
 	assert_match "status: peer b active" "$st" "b +active"
 	assert_match "status: group held" "$st" "$VIP.*held here"
 	assert_match "status: reals and health" "$st" "$(rsip 1):80 +weight 1 +up"
+	# Record A's packets as an attacker on the public side could (the bridge
+	# floods every frame while its ageing time is 0), for the replay below.
+	ip link set pub type bridge ageing_time 0
+	check "captured 20 of A's heartbeat packets" in_cli timeout 30 $E2E_DIR/tools/hbcapture.py capture eth0 10.0.0.2 20 /tmp/e2e/a-pkts.bin
+	ip link set pub type bridge ageing_time 30000
 }
 
-test_sigkill_moves_everything_to_b() {
+test_sigkill_moves_everything_to_b_despite_replayed_packets() {
 	local t0
 	t0=$(now_ms)
 	kill -9 "$(bg_pid dda)"
-	if wait_until 10000 holds dir2 $VIP; then pass "B took the VIP $(($(now_ms) - t0)) ms after SIGKILL of A"; else fail "takeover" "$(ip -n dir2 addr)"; fi
+	# A's recorded packets keep coming (from the client's address, every
+	# 50 ms): old sequence numbers of A's generation must not keep A alive.
+	bg_start replay ip netns exec cli $E2E_DIR/tools/hbcapture.py replay /tmp/e2e/a-pkts.bin 10.0.0.3 6
+	if wait_until 10000 holds dir2 $VIP; then pass "B took the VIP $(($(now_ms) - t0)) ms after SIGKILL of A, A's packets replayed all along"; else fail "takeover" "$(ip -n dir2 addr)"; fi
+	check "the replay was running" _alive "$(bg_pid replay)"
 	wait_until 5000 holds dir2 $DIP && pass "B took the DIP" || fail "DIP on B" ""
 	# A's process is dead but its addresses are still configured (as on a
 	# hung box); the client and the reals follow B's gratuitous ARP.
