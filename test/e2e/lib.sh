@@ -440,7 +440,7 @@ pair_up() {
 
 # ha_conf NODE PEER_PUB PEER_PRIV [HA.CF LINES]: /tmp/e2e/ha-NODE is the
 # node's /etc/ha.d: ha.cf (nodes a and b, ucast on both links, keepalive
-# 200ms, deadtime 1 s, auto_failback on, plus the extra lines), authkeys
+# 200ms, deadtime 1 s, auto_failback $HA_FAILBACK or on, plus the extra lines), authkeys
 # (sha1), haresources (one group preferring a: the VIP, the DIP and
 # ldirectord::ldirectord.cf) and ldirectord.cf (rsip 1 and 2, http
 # negotiate). The same files serve our directord and Debian's heartbeat.
@@ -458,7 +458,7 @@ ha_conf() {
 		realtime off
 		ucast eth0 $2
 		ucast eth1 $3
-		auto_failback on
+		auto_failback ${HA_FAILBACK:-on}
 		node a
 		node b
 		crm off
