@@ -126,16 +126,10 @@ func run() int {
 		}
 	}()
 	if len(cfg.HA.Respawn) > 0 {
-		rctx, stopRespawn := context.WithCancel(context.Background())
-		respawnDone := make(chan struct{})
-		go func() { defer close(respawnDone); respawn.Run(rctx, cfg.HA.Respawn, cfg.HA.Env, log) }()
-		defer func() { stopRespawn(); <-respawnDone }()
+		defer background(func(ctx context.Context) { respawn.Run(ctx, cfg.HA.Respawn, cfg.HA.Env, log) })()
 	}
 	if len(cfg.HA.Ping) > 0 {
-		pctx, stopPing := context.WithCancel(context.Background())
-		pingDone := make(chan struct{})
-		go func() { defer close(pingDone); pingNodes(pctx, cfg.HA.Ping, cfg.HA.Keepalive, d.pings, log) }()
-		defer func() { stopPing(); <-pingDone }()
+		defer background(func(ctx context.Context) { pingNodes(ctx, cfg.HA.Ping, cfg.HA.Keepalive, d.pings, log) })()
 	}
 	if m := st.Metrics; m.Enabled() {
 		ln, err := metrics.Listen(m.Listen)
@@ -155,6 +149,15 @@ func run() int {
 	}
 	log.Info("directord stopped")
 	return 0
+}
+
+// background runs fn on its own goroutine; the returned stop cancels its
+// context and waits for it to return, so nothing outlives the daemon.
+func background(fn func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); fn(ctx) }()
+	return func() { cancel(); <-done }
 }
 
 func failback(f haconf.AutoFailback) cluster.FailbackMode {
