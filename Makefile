@@ -5,7 +5,7 @@
 #   make e2e      end-to-end tests in a VM with real IPVS (test/e2e/t_*.sh)
 #   make test     deps + unit + e2e: everything; what CI runs (.ci/run)
 #   make demo     test/e2e/demo.sh in the VM
-#   make bench    test/e2e/bench_*.sh in the VM
+#   make bench    test/e2e/bench_*.sh in the VM (print figures; assert nothing on speed)
 #   make bench-checks  the checker at 2,000 and 10,000 reals on loopback (no VM)
 #   make deps     install missing Debian packages (scripts/deps.sh)
 #
