@@ -10,7 +10,6 @@ package subproc
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -349,17 +348,4 @@ func (c *capture) result(deadline time.Time) ([]byte, int64) {
 	defer c.mu.Unlock()
 	c.detached = true
 	return c.buf, c.dropped
-}
-
-// ExitCode is the exit status in err, -1 for a signal or a stop, and 0
-// for nil.
-func ExitCode(err error) int {
-	if err == nil {
-		return 0
-	}
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	return -1
 }
