@@ -1,16 +1,17 @@
 package director
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"os/exec"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/lvsdirector/director/healthcheck"
+	"github.com/lvsdirector/director/internal/subproc"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -86,12 +87,15 @@ func New(cfg *Config, table ipvs.Table, opts Options) *Director {
 	}
 }
 
+// shell runs a fallbackcommand line as ldirectord's system() does: done
+// when the shell exits, whatever it left running in the background (a
+// sorry server). One that hangs is stopped, with its whole process group,
+// after 30 s; the grace lets a "start" that was cut short clean up.
 func shell(ctx context.Context, line string) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "/bin/sh", "-c", line).CombinedOutput()
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: "/bin/sh", Args: []string{"-c", line},
+		Timeout: 30 * time.Second, Grace: 2 * time.Second, Limit: 4 << 10})
 	if err != nil {
-		return fmt.Errorf("%w: %s", err, out)
+		return fmt.Errorf("%w: %s", err, bytes.TrimSpace(res.Output))
 	}
 	return nil
 }

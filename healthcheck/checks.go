@@ -15,8 +15,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
+
+	"github.com/lvsdirector/director/internal/subproc"
 )
 
 // maxBody bounds what a negotiate check reads of a reply, so a real server
@@ -249,20 +249,18 @@ func (c externalCheck) Check(ctx context.Context) error {
 	if c.s.Virtual.FWMark != 0 {
 		vip, vport = strconv.FormatUint(uint64(c.s.Virtual.FWMark), 10), "0"
 	}
-	cmd := exec.CommandContext(ctx, c.s.Command, vip, vport, c.s.Addr.String(), strconv.Itoa(int(c.s.Port)))
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	// Kill the whole process group on timeout: a check script's children
-	// must not outlive it.
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = time.Second
-	out, err := cmd.CombinedOutput()
+	// The check's budget is its context; a probe that overruns it is
+	// down already and holds a concurrency slot, so its group gets
+	// SIGKILL at once. Only the start of its output is kept, for the log.
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: c.s.Command, Args: []string{vip, vport, c.s.Addr.String(), strconv.Itoa(int(c.s.Port))},
+		Limit: 4 << 10})
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: timed out", c.s.Command)
 	}
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
-			msg := strings.TrimSpace(string(out))
+			msg := strings.TrimSpace(string(res.Output))
 			if len(msg) > 200 {
 				msg = msg[:200]
 			}

@@ -5,6 +5,7 @@
 package resource
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/failover/ipaddr"
 	"github.com/lvsdirector/director/healthcheck"
+	"github.com/lvsdirector/director/internal/subproc"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -290,11 +292,21 @@ func (r *Script) run(ctx context.Context, op string) (string, error) {
 	if t <= 0 {
 		t = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, t)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, p, append(append([]string(nil), r.Args...), op)...).Output()
-	return string(out), err
+	// Like ResourceManager: done when the script exits, daemons it
+	// started in the background left running; stdout is what status is
+	// judged by. One that hangs is stopped with its process group,
+	// SIGTERM first so that a stop cut short can still clean up.
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: p, Args: append(append([]string(nil), r.Args...), op),
+		Timeout: t, Grace: scriptGrace, SeparateStderr: true})
+	if msg := bytes.TrimSpace(res.Stderr); err != nil && len(msg) > 0 {
+		err = fmt.Errorf("%w: %.200s", err, msg)
+	}
+	return string(res.Output), err
 }
+
+// scriptGrace is how long a resource script that timed out has between
+// SIGTERM and SIGKILL.
+const scriptGrace = 5 * time.Second
 
 func (r *Script) Start(ctx context.Context) error { _, err := r.run(ctx, "start"); return err }
 func (r *Script) Stop(ctx context.Context) error  { _, err := r.run(ctx, "stop"); return err }

@@ -7,12 +7,10 @@ package respawn
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"os/user"
 	"strconv"
 	"sync"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/lvsdirector/director/failover/haconf"
+	"github.com/lvsdirector/director/internal/subproc"
 )
 
 // noRespawn is the exit status with which a program asks not to be
@@ -39,8 +38,6 @@ type options struct {
 	stable time.Duration
 	// grace is how long a process group has between SIGTERM and SIGKILL.
 	grace time.Duration
-	// poll is how often a process group is checked for stragglers.
-	poll time.Duration
 }
 
 var defaults = options{
@@ -48,7 +45,6 @@ var defaults = options{
 	maxDelay: 30 * time.Second,
 	stable:   10 * time.Second,
 	grace:    5 * time.Second,
-	poll:     50 * time.Millisecond,
 }
 
 // nextDelay is the pause before the next start of a program that ran for
@@ -113,18 +109,21 @@ func (s *supervisor) run(ctx context.Context) {
 		if !sleep(ctx, delay) {
 			return
 		}
-		started := time.Now()
-		cmd := &exec.Cmd{
-			Path:   s.c.Path,
-			Args:   append([]string{s.c.Path}, s.c.Args...),
-			Env:    s.env,
-			Stdout: out,
-			Stderr: out,
-			// A process group of its own, so that stopping the program
-			// also stops whatever it started.
-			SysProcAttr: &syscall.SysProcAttr{Setpgid: true, Credential: cred},
-		}
-		if err := cmd.Start(); err != nil {
+		p, err := subproc.Start(ctx, subproc.Cmd{
+			Path:       s.c.Path,
+			Args:       s.c.Args,
+			Env:        s.env,
+			Credential: cred,
+			Output:     out,
+			Grace:      s.o.grace,
+			// Helpers left behind would pile up with every restart.
+			Reap: true,
+			Log:  s.log,
+		})
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			// Often a program not yet installed or not yet executable.
 			// For heartbeat a failed exec is one more death of the
 			// child, so keep trying, with the same back-off.
@@ -132,114 +131,24 @@ func (s *supervisor) run(ctx context.Context) {
 			s.log.Error("respawn: cannot start", "err", err, "retry_in", delay)
 			continue
 		}
-		pid := cmd.Process.Pid
+		pid := p.Pid()
 		s.log.Info("respawn: started", "pid", pid)
-
-		exited := make(chan struct{})
-		var waiter sync.WaitGroup
-		waiter.Go(func() {
-			_ = cmd.Wait() // the status is in cmd.ProcessState
-			close(exited)
-		})
-
-		var ran time.Duration
-		select {
-		case <-exited:
-			waiter.Wait()
-			ran = time.Since(started)
-			// Helpers left behind would pile up with every restart.
-			s.reapGroup(pid, time.Now().Add(s.o.grace), true)
-		case <-ctx.Done():
-			s.stop(pid, exited)
-			waiter.Wait()
-			s.log.Info("respawn: stopped", "pid", pid, "status", cmd.ProcessState.String())
+		// On ctx's end Wait stops the program's process group: SIGTERM,
+		// SIGKILL after the grace.
+		res, _ := p.Wait()
+		st := res.State
+		if ctx.Err() != nil {
+			s.log.Info("respawn: stopped", "pid", pid, "status", st.String())
 			return
 		}
-
-		st := cmd.ProcessState
 		if st.Exited() && st.ExitCode() == noRespawn {
 			s.log.Info("respawn: exited 100: not respawned", "pid", pid)
 			return
 		}
-		delay = s.o.nextDelay(delay, ran)
+		delay = s.o.nextDelay(delay, res.Ran)
 		s.log.Warn("respawn: program died", "pid", pid, "status", st.String(),
-			"ran", ran.Round(time.Millisecond), "restart_in", delay)
+			"ran", res.Ran.Round(time.Millisecond), "restart_in", delay)
 	}
-}
-
-// stop ends the process group pid whose leader has not exited yet.
-func (s *supervisor) stop(pid int, exited <-chan struct{}) {
-	deadline := time.Now().Add(s.o.grace)
-	_ = syscall.Kill(-pid, syscall.SIGTERM)
-	t := time.NewTimer(s.o.grace)
-	defer t.Stop()
-	select {
-	case <-exited:
-	case <-t.C:
-		s.log.Warn("respawn: still running after SIGTERM, sending SIGKILL", "pid", pid, "grace", s.o.grace)
-		_ = syscall.Kill(-pid, syscall.SIGKILL)
-		<-exited
-		return
-	}
-	// The group has had its SIGTERM already.
-	s.reapGroup(pid, deadline, false)
-}
-
-// reapGroup stops what is left of process group pgid after its leader
-// exited: SIGTERM (when term), then SIGKILL if anything still runs at
-// deadline.
-func (s *supervisor) reapGroup(pgid int, deadline time.Time, term bool) {
-	if !groupAlive(pgid) {
-		return
-	}
-	if term {
-		_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	}
-	tick := time.NewTicker(s.o.poll)
-	defer tick.Stop()
-	for time.Now().Before(deadline) {
-		<-tick.C
-		if !groupAlive(pgid) {
-			return
-		}
-	}
-	s.log.Warn("respawn: processes of the group still running after SIGTERM, sending SIGKILL", "pgid", pgid)
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
-}
-
-// groupAlive reports whether a process of group pgid still runs. Zombies
-// do not count: orphans are reaped by init, and under an init that does not
-// reap (as in some containers) they would otherwise make every stop wait
-// the whole grace and end in a needless SIGKILL.
-func groupAlive(pgid int) bool {
-	if syscall.Kill(-pgid, 0) != nil {
-		return false
-	}
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return true
-	}
-	want := strconv.Itoa(pgid)
-	for _, e := range ents {
-		if _, err := strconv.Atoi(e.Name()); err != nil {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name, in parentheses, may hold anything; the
-		// fields after it are state, ppid, pgrp.
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(b[i+1:])
-		if len(f) >= 3 && string(f[2]) == want && string(f[0]) != "Z" && string(f[0]) != "X" {
-			return true
-		}
-	}
-	return false
 }
 
 // credential is how to run as name: nil when the program runs as we do.

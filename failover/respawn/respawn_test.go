@@ -26,7 +26,6 @@ var fast = options{
 	maxDelay: 80 * time.Millisecond,
 	stable:   10 * time.Second,
 	grace:    2 * time.Second,
-	poll:     10 * time.Millisecond,
 }
 
 // logBuf collects the log; the reader goroutines write to it concurrently.

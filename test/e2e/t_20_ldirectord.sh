@@ -41,7 +41,17 @@ in_dir busybox httpd -p 80 -h /tmp/e2e/sorry
 # A virtual service nobody configured: must never be touched.
 in_dir ipvsadm -A -t 10.0.0.200:443 -s wlc
 in_dir ipvsadm -a -t 10.0.0.200:443 -r 10.0.1.99:443 -m -w 7
-write_cfg "autoreload=no" ""
+# A fallbackcommand that starts a "sorry" helper in the background, its
+# stdout not redirected, as many do: it is done when the shell is.
+cat > /tmp/e2e/fb.sh <<'EOF'
+#!/bin/sh
+echo "$*" >> /tmp/e2e/fb.log
+if [ "$1" = start ]; then sleep 60 & echo $! >> /tmp/e2e/fb.pids; fi
+exit 0
+EOF
+chmod 755 /tmp/e2e/fb.sh
+rm -f /tmp/e2e/fb.log /tmp/e2e/fb.pids
+write_cfg "autoreload=no" "	fallbackcommand=/tmp/e2e/fb.sh"
 
 test_start_and_status() {
 	check "start exits 0" in_dir $LD $CFG start
@@ -78,8 +88,17 @@ test_all_down_fallback() {
 	wait_weight $SVC 127.0.0.1:80 1 10000 >/dev/null && pass "fallback in when all reals are down" || fail "fallback in" "$(ipvs_dump -t $SVC)"
 	ipvs_dump -t $SVC
 	assert_eq "client gets the sorry page" "$(cli_get http://$VIP/)" sorry
+	wait_until 10000 sh -c "tail -n1 /tmp/e2e/fb.log | grep -q '^start $SVC tcp'" && pass "fallbackcommand start ran" || fail "fallbackcommand start" "$(cat /tmp/e2e/fb.log)"
+	# Its "sleep 60 &" holds the shell's stdout for a minute; the director
+	# must go on at once (checkinterval 1: a healed real is in within
+	# seconds, where waiting for the child would take 60).
 	rs_heal $R2
-	wait_weight $SVC $R2:80 2 10000 >/dev/null && pass "healed real in" || fail "real in" "$(ipvs_dump -t $SVC)"
+	wait_weight $SVC $R2:80 2 10000 >/dev/null && pass "healed real in while the fallbackcommand's background child runs" || fail "real in" "$(ipvs_dump -t $SVC)"
+	local bg
+	bg=$(tail -n1 /tmp/e2e/fb.pids 2>/dev/null)
+	[ -n "$bg" ] && kill -0 "$bg" 2>/dev/null && pass "fallbackcommand's background child left running" || fail "background child" "pid '$bg' gone"
+	wait_until 10000 sh -c "tail -n1 /tmp/e2e/fb.log | grep -q '^stop $SVC tcp'" && pass "fallbackcommand stop ran" || fail "fallbackcommand stop" "$(cat /tmp/e2e/fb.log)"
+	kill $(cat /tmp/e2e/fb.pids) 2>/dev/null
 	wait_weight $SVC 127.0.0.1:80 absent 5000 >/dev/null && pass "fallback out once a real is up" || fail "fallback out" "$(ipvs_dump -t $SVC)"
 	assert_eq "client reaches the only healthy real" "$(cli_tally 6 http://$VIP/)" "6 hello from $R2"
 	rs_heal $R1; rs_heal $R3
