@@ -2,6 +2,7 @@ package healthcheck
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -91,10 +92,16 @@ func (c *httpCheck) Check(ctx context.Context) error {
 			}
 			return fmt.Errorf("%s %s: %w", method, u, err)
 		}
-		if loc != "" && hop < maxRedirects {
+		if loc != "" {
+			if hop >= maxRedirects {
+				return fmt.Errorf("%s %s: more than %d redirects", method, c.url, maxRedirects)
+			}
 			next, err := u.Parse(loc)
 			if err != nil {
 				return fmt.Errorf("%s %s: bad redirect %q: %w", method, u, loc, err)
+			}
+			if err := c.followable(next); err != nil {
+				return fmt.Errorf("%s %s: redirect to %s not followed: %w", method, u, dialogText(next.String()), err)
 			}
 			u = next
 			continue
@@ -109,30 +116,82 @@ func (c *httpCheck) Check(ctx context.Context) error {
 	}
 }
 
+// followable says whether a redirect target may be fetched. LWP follows
+// a redirect anywhere; a check follows only those that stay on the real
+// server (its address, the check URL's host or virtualhost, all dialled
+// where the check URL points), so a real cannot send the director to
+// probe other hosts, nor pass by answering for another server. Through
+// http_proxy every fetch goes to the real anyway.
+func (c *httpCheck) followable(u *url.URL) error {
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return errors.New("not http or https")
+	}
+	if c.proxy != "" || c.dialHostname(u) != "" {
+		return nil
+	}
+	return errors.New("another host than the real server's")
+}
+
+// dialHostname is where a URL on the real's host is dialled, or "" for
+// another host. virtualhost names the real's site, not where to connect.
+func (c *httpCheck) dialHostname(u *url.URL) string {
+	h := u.Hostname()
+	if strings.EqualFold(h, c.url.Hostname()) {
+		return h
+	}
+	if a, err := netip.ParseAddr(h); err == nil && a.Unmap() == c.s.Addr.Unmap() {
+		return h
+	}
+	if vh := c.s.VirtualHost; vh != "" {
+		if name, _, err := net.SplitHostPort(vh); err == nil {
+			vh = name
+		}
+		if strings.EqualFold(h, vh) {
+			return c.url.Hostname()
+		}
+	}
+	return ""
+}
+
+// Bounds on what an http check reads of one reply (Net::HTTP's limits
+// for lines and header count): a real server that never ends a line, its
+// headers or its body costs at most this, then the check fails saying so.
+const (
+	httpMaxLine    = 8 << 10  // status line, one header line
+	httpMaxHeaders = 128      // header lines
+	httpMaxHead    = 64 << 10 // status line and headers together
+	// httpMaxWire bounds the bytes read from the connection in all: the
+	// head, maxBody of body and chunked encoding's overhead.
+	httpMaxWire = httpMaxHead + 2*maxBody
+)
+
 // fetch does one request on a new connection. It returns the redirect
 // target for 301/302/303/307/308 replies that carry one.
 func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first bool) (int, []byte, string, error) {
-	host := u.Host
-	if u.Port() == "" {
-		port := "80"
+	port := u.Port()
+	if port == "" {
+		port = "80"
 		if u.Scheme == "https" {
 			port = "443"
 		}
-		host = net.JoinHostPort(u.Hostname(), port)
 	}
+	host := net.JoinHostPort(u.Hostname(), port)
 	dial := host
 	if c.proxy != "" {
 		dial = c.proxy
+	} else if h := c.dialHostname(u); h != "" {
+		dial = net.JoinHostPort(h, port)
 	}
 	d := checkDialer()
-	conn, err := d.DialContext(ctx, "tcp", dial)
+	raw, err := d.DialContext(ctx, "tcp", dial)
 	if err != nil {
 		return 0, nil, "", err
 	}
-	defer conn.Close()
+	defer raw.Close()
 	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+		raw.SetDeadline(dl)
 	}
+	conn := net.Conn(&cappedConn{Conn: raw, left: httpMaxWire})
 	target := u.RequestURI()
 	if c.proxy != "" {
 		if u.Scheme == "https" {
@@ -169,11 +228,18 @@ func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first 
 	if _, err := io.WriteString(conn, req); err != nil {
 		return 0, nil, "", err
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(conn, 4096), &http.Request{Method: method})
+	br := bufio.NewReaderSize(conn, 4096)
+	head, err := readHTTPHead(br)
 	if err != nil {
 		return 0, nil, "", err
 	}
-	defer resp.Body.Close()
+	resp, err := http.ReadResponse(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), br), 4096), &http.Request{Method: method})
+	if err != nil {
+		return 0, nil, "", err
+	}
+	// resp.Body is not closed: closing it would read the rest of the body
+	// (until the deadline, from a server that streams forever). Closing
+	// the connection ends it.
 	switch resp.StatusCode {
 	case 301, 302, 303, 307, 308:
 		if loc := resp.Header.Get("Location"); loc != "" {
@@ -184,10 +250,52 @@ func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first 
 		return resp.StatusCode, nil, "", nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if errors.Is(err, errReadCap) {
+		return 0, nil, "", fmt.Errorf("reading body: reply larger than %d bytes", httpMaxWire)
+	}
 	if err != nil {
 		return 0, nil, "", fmt.Errorf("reading body: %w", err)
 	}
 	return resp.StatusCode, body, "", nil
+}
+
+// readHTTPHead reads a reply's status line and headers, up to and with
+// the blank line, within httpMaxLine, httpMaxHeaders and httpMaxHead.
+func readHTTPHead(br *bufio.Reader) ([]byte, error) {
+	var head []byte
+	for lines := 0; ; lines++ {
+		what := "header line"
+		if lines == 0 {
+			what = "status line"
+		}
+		var line []byte
+		for {
+			frag, err := br.ReadSlice('\n')
+			line = append(line, frag...)
+			if len(line) > httpMaxLine {
+				return nil, fmt.Errorf("%s longer than %d bytes", what, httpMaxLine)
+			}
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				if errors.Is(err, io.EOF) {
+					err = io.ErrUnexpectedEOF
+				}
+				return nil, fmt.Errorf("reading %s: %w", what, err)
+			}
+		}
+		if len(head)+len(line) > httpMaxHead {
+			return nil, fmt.Errorf("response head larger than %d bytes", httpMaxHead)
+		}
+		head = append(head, line...)
+		if lines > 0 && (len(line) == 1 || len(line) == 2 && line[0] == '\r') {
+			return head, nil
+		}
+		if lines >= httpMaxHeaders {
+			return nil, fmt.Errorf("more than %d header lines", httpMaxHeaders)
+		}
+	}
 }
 
 // connectTunnel asks an HTTP proxy for a tunnel to host (for https).

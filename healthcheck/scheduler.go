@@ -39,6 +39,7 @@ type State struct {
 // Stats are totals since the scheduler started.
 type Stats struct {
 	Runs     uint64
+	Queued   int             // events waiting for the consumer beyond the channel's buffer
 	Lateness []time.Duration // recent start lateness samples (ring of up to 4096)
 }
 
@@ -57,6 +58,7 @@ type Scheduler struct {
 	mu     sync.Mutex
 	states map[string]State
 	runs   uint64
+	queued int
 	late   []time.Duration
 	lateAt int
 }
@@ -75,8 +77,10 @@ func NewScheduler(concurrency int, log *slog.Logger) *Scheduler {
 		now:         time.Now,
 		build:       New,
 		setCh:       make(chan map[string]Check),
-		events:      make(chan Event, 1024),
-		states:      map[string]State{},
+		// A small buffer lets the consumer take a burst as one batch;
+		// beyond it events wait coalesced per real (eventQueue).
+		events: make(chan Event, 64),
+		states: map[string]State{},
 	}
 }
 
@@ -107,7 +111,7 @@ func (s *Scheduler) States() map[string]State {
 func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return Stats{Runs: s.runs, Lateness: append([]time.Duration(nil), s.late...)}
+	return Stats{Runs: s.runs, Queued: s.queued, Lateness: append([]time.Duration(nil), s.late...)}
 }
 
 type entry struct {
@@ -151,7 +155,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 	done := make(chan result)
 	var wg sync.WaitGroup
 	inflight := 0
-	var pending []Event
+	var pending eventQueue
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	defer wg.Wait()
@@ -191,10 +195,13 @@ func (s *Scheduler) Run(ctx context.Context) {
 			timer.Reset(due[0].due.Sub(now))
 			timerC = timer.C
 		}
+		s.mu.Lock()
+		s.queued = pending.len()
+		s.mu.Unlock()
 		var out chan Event
 		var next Event
-		if len(pending) > 0 {
-			out, next = s.events, pending[0]
+		if pending.len() > 0 {
+			out, next = s.events, pending.first()
 		}
 
 		select {
@@ -202,7 +209,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 			return
 		case <-timerC:
 		case out <- next:
-			pending = pending[1:]
+			pending.pop()
 		case checks := <-s.setCh:
 			s.apply(checks, entries, &due, now)
 		case r := <-done:
@@ -213,7 +220,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 				continue
 			}
 			if ev, ok := s.judge(e, r.err); ok {
-				pending = append(pending, ev)
+				pending.push(ev)
 			}
 			s.record(e, r)
 			e.due = r.started.Add(e.spec.Interval)
@@ -223,6 +230,44 @@ func (s *Scheduler) Run(ctx context.Context) {
 			heap.Push(&due, e)
 		}
 	}
+}
+
+// eventQueue holds the events the consumer has not taken yet, at most one
+// per real: while the consumer is busy only a real's latest state matters,
+// so a newer event replaces the waiting one in its place in the queue.
+// Its size is bounded by the number of reals however long the consumer
+// stalls and however often they flap.
+type eventQueue struct {
+	order []string         // IDs in the order their first waiting event came
+	byID  map[string]Event // the event to deliver for each waiting ID
+}
+
+func (q *eventQueue) len() int { return len(q.order) }
+
+func (q *eventQueue) first() Event { return q.byID[q.order[0]] }
+
+func (q *eventQueue) pop() {
+	delete(q.byID, q.order[0])
+	q.order[0] = ""
+	q.order = q.order[1:]
+}
+
+func (q *eventQueue) push(ev Event) {
+	if q.byID == nil {
+		q.byID = map[string]Event{}
+	}
+	old, waiting := q.byID[ev.ID]
+	if !waiting {
+		q.order = append(q.order, ev.ID)
+		q.byID[ev.ID] = ev
+		return
+	}
+	// A soft failure means "still up": it must not hide a waiting
+	// transition to up, which the consumer has not seen yet.
+	if ev.Soft && !old.Soft {
+		return
+	}
+	q.byID[ev.ID] = ev
 }
 
 // judge applies ldirectord's up/down rules: one success brings a real up

@@ -18,11 +18,12 @@ type fakes struct {
 	mu   sync.Mutex
 	fail map[string]bool
 	hang map[string]bool
+	flap map[string]bool // fail every other run
 	runs map[string]*atomic.Int64
 }
 
 func newFakes() *fakes {
-	return &fakes{fail: map[string]bool{}, hang: map[string]bool{}, runs: map[string]*atomic.Int64{}}
+	return &fakes{fail: map[string]bool{}, hang: map[string]bool{}, flap: map[string]bool{}, runs: map[string]*atomic.Int64{}}
 }
 
 func (f *fakes) build(s Spec) (Checker, error) {
@@ -52,9 +53,11 @@ type fakeCheck struct {
 
 func (c fakeCheck) Check(ctx context.Context) error {
 	c.f.mu.Lock()
-	fail, hang, runs := c.f.fail[c.name], c.f.hang[c.name], c.f.runs[c.name]
+	fail, hang, flap, runs := c.f.fail[c.name], c.f.hang[c.name], c.f.flap[c.name], c.f.runs[c.name]
 	c.f.mu.Unlock()
-	runs.Add(1)
+	if n := runs.Add(1); flap {
+		fail = n%2 == 0
+	}
 	if hang {
 		<-ctx.Done()
 		return ctx.Err()

@@ -83,6 +83,17 @@ func mysqlQuery(ctx context.Context, c *sqlCheck) (bool, error) {
 		cfg.Timeout, cfg.ReadTimeout, cfg.WriteTimeout = left, left, left
 	}
 	cfg.MaxAllowedPacket = 4 << 20 // also spares a query for the server's value
+	// The driver checks MaxAllowedPacket only on what it sends: a server
+	// can announce packets of 16 MiB and chain them without end. Reading
+	// is capped here; one announced packet (allocated before it is read)
+	// is the most a check costs.
+	cfg.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		nc, err := checkDialer().DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &cappedConn{Conn: nc, left: int64(cfg.MaxAllowedPacket) + 64<<10}, nil
+	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
 		return false, err
