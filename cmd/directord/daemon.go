@@ -35,6 +35,7 @@ type daemon struct {
 	done    chan jobResult
 	control chan control.Request
 	pings   chan pingReport
+	reloads chan reloadReq // SIGHUP: keys and timers to take on
 
 	mu     sync.Mutex // guards what status reads
 	nodes  map[string]string
@@ -99,6 +100,8 @@ func (d *daemon) run(ctx context.Context) error {
 			d.do(d.m.PingStatus(r.node, r.up, time.Now()))
 		case req := <-d.control:
 			d.handle(req)
+		case r := <-d.reloads:
+			d.takeReload(r)
 		case <-stopping:
 			stopping = nil
 			d.log.Info("shutting down: handing the resources over")
