@@ -36,6 +36,7 @@ type daemon struct {
 	control chan control.Request
 	pings   chan pingReport
 	reloads chan reloadReq // SIGHUP: keys and timers to take on
+	out     *outbox        // packets for the media, sent off the loop
 
 	mu     sync.Mutex // guards what status reads
 	nodes  map[string]string
@@ -64,6 +65,8 @@ func (d *daemon) run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); d.worker(wctx) }()
 	defer func() { stopWorker(); wg.Wait() }()
+	d.out = newOutbox(d.media, d.log)
+	defer d.out.close(2 * time.Second)
 
 	d.do(d.m.Start(time.Now()))
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -171,9 +174,7 @@ func (d *daemon) do(actions []cluster.Action) {
 				d.log.Error("encode", "msg", a.Msg.String(), "err", err)
 				continue
 			}
-			if err := d.media.Send(b); err != nil {
-				d.log.Warn("send failed on every medium", "err", err)
-			}
+			d.out.put(b)
 		case cluster.Acquire:
 			d.queue = append(d.queue, job{op: a.Op, acquire: true, groups: a.Groups})
 		case cluster.Release:
