@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lvsdirector/director/healthcheck"
@@ -42,8 +43,12 @@ type Director struct {
 	sched *healthcheck.Scheduler
 
 	reloads chan reloadReq
+	// published is what Snapshot reports, stored under mu after every
+	// table change: Snapshot never waits on mu, which reconcile holds
+	// across table writes and fallbackcommands.
+	published atomic.Pointer[snapshot]
 
-	mu      sync.Mutex // guards what Snapshot reads
+	mu      sync.Mutex // guards the fields below
 	cfg     *Config
 	checkOf map[*Real]string // real → check id
 	health  map[string]bool  // check id → up
@@ -72,7 +77,7 @@ func New(cfg *Config, table ipvs.Table, opts Options) *Director {
 	if opts.RunCommand == nil {
 		opts.RunCommand = shell
 	}
-	return &Director{
+	d := &Director{
 		opts:    opts,
 		log:     opts.Log,
 		table:   table,
@@ -85,6 +90,8 @@ func New(cfg *Config, table ipvs.Table, opts Options) *Director {
 
 		downSince: map[string]time.Time{},
 	}
+	d.publish()
+	return d
 }
 
 // shell runs a fallbackcommand line as ldirectord's system() does: done
@@ -329,6 +336,7 @@ func (d *Director) reconcile(ctx context.Context, initial bool) error {
 		d.log.Debug("ipvs apply", "ops", len(ops), "took", time.Since(t0))
 	}
 	d.remove = nil
+	d.publish()
 	d.fallbackCommands(ctx)
 	if err != nil {
 		d.log.Error("ipvs: some changes failed; will re-read the table", "err", err)
@@ -434,6 +442,7 @@ func (d *Director) cleanStop(ctx context.Context) {
 	}
 	err := d.table.Apply(ctx, ops)
 	ipvs.Commit(d.have, ops, err)
+	d.publish()
 	for _, op := range ops {
 		if _, still := d.have[op.Service.ServiceKey]; still {
 			continue
@@ -561,12 +570,17 @@ type VirtualStatus struct {
 	Reals     []RealStatus `json:"reals"`
 }
 
-// Snapshot reports every virtual with each real's health and kernel weight.
-func (d *Director) Snapshot() []VirtualStatus {
-	states := d.sched.States()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	out := make([]VirtualStatus, 0, len(d.cfg.Virtuals))
+// snapshot is the table and health as last published: the virtuals,
+// and for each real the id of its check (for its last error).
+type snapshot struct {
+	virtuals []VirtualStatus
+	checks   [][]string
+}
+
+// publish stores the current table and health for Snapshot; d.mu is held
+// (or d not yet shared).
+func (d *Director) publish() {
+	s := &snapshot{virtuals: make([]VirtualStatus, 0, len(d.cfg.Virtuals))}
 	for _, v := range d.cfg.Virtuals {
 		kernel := map[ipvs.DestKey]int32{}
 		for _, dst := range d.have[v.Service.ServiceKey].Dests {
@@ -579,19 +593,37 @@ func (d *Director) Snapshot() []VirtualStatus {
 			return -1
 		}
 		vs := VirtualStatus{ID: v.ID(), Scheduler: v.Service.Scheduler}
+		var ids []string
 		for _, r := range v.Reals {
-			rs := RealStatus{Addr: r.Dest.DestKey.String(), Weight: weight(r.Dest.DestKey), Up: d.up(v, r)}
-			if st, ok := states[d.checkOf[r]]; ok && st.LastErr != nil {
-				rs.LastErr = st.LastErr.Error()
-			}
-			vs.Reals = append(vs.Reals, rs)
+			vs.Reals = append(vs.Reals, RealStatus{Addr: r.Dest.DestKey.String(), Weight: weight(r.Dest.DestKey), Up: d.up(v, r)})
+			ids = append(ids, d.checkOf[r])
 		}
 		if fb := v.Fallback; fb != nil {
 			if w := weight(fb.DestKey); w >= 0 {
 				vs.Reals = append(vs.Reals, RealStatus{Addr: fb.DestKey.String(), Weight: w, Up: true, Fallback: true})
 			}
 		}
-		out = append(out, vs)
+		s.virtuals = append(s.virtuals, vs)
+		s.checks = append(s.checks, ids)
+	}
+	d.published.Store(s)
+}
+
+// Snapshot reports every virtual with each real's health and kernel
+// weight, as last published, and each check's last error. It takes no
+// lock held across I/O, so it answers while the table is being written.
+func (d *Director) Snapshot() []VirtualStatus {
+	states := d.sched.States()
+	s := d.published.Load()
+	out := make([]VirtualStatus, len(s.virtuals))
+	for i, v := range s.virtuals {
+		v.Reals = append([]RealStatus(nil), v.Reals...)
+		for j, id := range s.checks[i] {
+			if st, ok := states[id]; ok && st.LastErr != nil {
+				v.Reals[j].LastErr = st.LastErr.Error()
+			}
+		}
+		out[i] = v
 	}
 	return out
 }

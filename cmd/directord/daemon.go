@@ -30,10 +30,13 @@ type daemon struct {
 	order  []string // group keys in haresources order
 	ttl    int
 
-	jobs    chan job
+	jobs    chan job // to the worker; fed by run from queue, never blocking the loop
+	queue   []job    // jobs the worker has not taken yet
 	done    chan jobResult
 	control chan control.Request
 	pings   chan pingReport
+	reloads chan reloadReq // SIGHUP: keys and timers to take on
+	out     *outbox        // packets for the media, sent off the loop
 
 	mu     sync.Mutex // guards what status reads
 	nodes  map[string]string
@@ -43,9 +46,10 @@ type daemon struct {
 }
 
 type job struct {
-	op      int
-	acquire bool
-	groups  []string
+	op       int
+	acquire  bool
+	announce bool // re-announce held groups' addresses; nothing is reported back
+	groups   []string
 }
 
 type jobResult struct {
@@ -61,6 +65,8 @@ func (d *daemon) run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); d.worker(wctx) }()
 	defer func() { stopWorker(); wg.Wait() }()
+	d.out = newOutbox(d.media, d.log)
+	defer d.out.close(2 * time.Second)
 
 	d.do(d.m.Start(time.Now()))
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -68,7 +74,16 @@ func (d *daemon) run(ctx context.Context) error {
 	stopping := ctx.Done()
 	var giveUp <-chan time.Time
 	for {
+		// The worker takes queued jobs when it is free: a send to a busy
+		// worker must not hold up heartbeats.
+		var feed chan job
+		var next job
+		if len(d.queue) > 0 {
+			feed, next = d.jobs, d.queue[0]
+		}
 		select {
+		case feed <- next:
+			d.queue = d.queue[1:]
 		case p := <-d.media.Packets():
 			msg, err := wire.Open(p.Data, d.keys)
 			if err != nil {
@@ -88,6 +103,8 @@ func (d *daemon) run(ctx context.Context) error {
 			d.do(d.m.PingStatus(r.node, r.up, time.Now()))
 		case req := <-d.control:
 			d.handle(req)
+		case r := <-d.reloads:
+			d.takeReload(r)
 		case <-stopping:
 			stopping = nil
 			d.log.Info("shutting down: handing the resources over")
@@ -157,17 +174,15 @@ func (d *daemon) do(actions []cluster.Action) {
 				d.log.Error("encode", "msg", a.Msg.String(), "err", err)
 				continue
 			}
-			if err := d.media.Send(b); err != nil {
-				d.log.Warn("send failed on every medium", "err", err)
-			}
+			d.out.put(b)
 		case cluster.Acquire:
-			d.jobs <- job{op: a.Op, acquire: true, groups: a.Groups}
+			d.queue = append(d.queue, job{op: a.Op, acquire: true, groups: a.Groups})
 		case cluster.Release:
-			d.jobs <- job{op: a.Op, groups: a.Groups}
+			d.queue = append(d.queue, job{op: a.Op, groups: a.Groups})
 		case cluster.Announce:
-			for _, k := range a.Groups {
-				d.announce(k)
-			}
+			// netlink and gratuitous ARP: on the worker, in order with
+			// acquire and release, not on the heartbeat loop.
+			d.queue = append(d.queue, job{announce: true, groups: a.Groups})
 		case cluster.NodeState:
 			d.log.Info("node status", "node", a.Node, "status", a.State)
 			d.mu.Lock()
@@ -212,6 +227,12 @@ func (d *daemon) worker(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case j := <-d.jobs:
+			if j.announce {
+				for _, k := range j.groups {
+					d.announce(ctx, k)
+				}
+				continue
+			}
 			var failed []string
 			for _, k := range j.groups {
 				g := d.groups[k]
@@ -242,15 +263,18 @@ func (d *daemon) worker(ctx context.Context) {
 	}
 }
 
-// announce re-sends gratuitous ARP for a group's addresses.
-func (d *daemon) announce(key string) {
+// announce re-sends gratuitous ARP for a held group's addresses.
+func (d *daemon) announce(ctx context.Context, key string) {
+	d.mu.Lock()
+	held := d.held[key]
+	d.mu.Unlock()
 	g := d.groups[key]
-	if g == nil {
+	if g == nil || !held {
 		return
 	}
 	for _, a := range g.Agents {
 		if ip, ok := a.(*resource.IP); ok {
-			if err := ip.M.Add(context.Background(), ip.Addr); err != nil {
+			if err := ip.M.Add(ctx, ip.Addr); err != nil {
 				d.log.Warn("announce", "addr", ip.Addr.String(), "err", err)
 			}
 		}

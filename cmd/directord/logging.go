@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"log/syslog"
 	"os"
+	"sync"
+	"sync/atomic"
 
 	"github.com/lvsdirector/director/failover/haconf"
 	"github.com/lvsdirector/director/internal/ldlog"
@@ -65,4 +68,79 @@ func logger(ha *haconf.HACF, debug bool) (*slog.Logger, func()) {
 			c.Close()
 		}
 	}
+}
+
+// logSwitch is the daemon's log handler, whose destinations a reload
+// replaces (heartbeat re-opens its logs on SIGHUP); loggers made from it
+// (With, WithGroup) follow the switch.
+type logSwitch struct {
+	debug bool
+	cur   atomic.Pointer[slog.Handler]
+	mu    sync.Mutex // serialises set and close
+	close func()
+}
+
+// newLogSwitch opens ha's log destinations, as logger does.
+func newLogSwitch(ha *haconf.HACF, debug bool) (*logSwitch, *slog.Logger) {
+	s := &logSwitch{debug: debug, close: func() {}}
+	s.set(ha)
+	return s, slog.New(switched{s: s})
+}
+
+// set switches to ha's destinations and closes the previous ones.
+func (s *logSwitch) set(ha *haconf.HACF) {
+	l, closer := logger(ha, s.debug)
+	h := l.Handler()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur.Store(&h)
+	old := s.close
+	s.close = closer
+	old()
+}
+
+// Close closes the destinations in use.
+func (s *logSwitch) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.close()
+	s.close = func() {}
+}
+
+// switched sends to the logSwitch's current handler, with the attributes
+// and groups given to it applied on the way.
+type switched struct {
+	s    *logSwitch
+	wrap func(slog.Handler) slog.Handler
+}
+
+func (h switched) handler() slog.Handler {
+	cur := *h.s.cur.Load()
+	if h.wrap != nil {
+		return h.wrap(cur)
+	}
+	return cur
+}
+
+func (h switched) Enabled(ctx context.Context, l slog.Level) bool  { return h.handler().Enabled(ctx, l) }
+func (h switched) Handle(ctx context.Context, r slog.Record) error { return h.handler().Handle(ctx, r) }
+
+func (h switched) WithAttrs(as []slog.Attr) slog.Handler {
+	w := h.wrap
+	return switched{s: h.s, wrap: func(x slog.Handler) slog.Handler {
+		if w != nil {
+			x = w(x)
+		}
+		return x.WithAttrs(as)
+	}}
+}
+
+func (h switched) WithGroup(name string) slog.Handler {
+	w := h.wrap
+	return switched{s: h.s, wrap: func(x slog.Handler) slog.Handler {
+		if w != nil {
+			x = w(x)
+		}
+		return x.WithGroup(name)
+	}}
 }

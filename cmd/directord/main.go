@@ -35,6 +35,11 @@ import (
 func main() { os.Exit(run()) }
 
 func run() int {
+	// SIGHUP re-reads the configuration (as heartbeat's). Caught from the
+	// start: Go's default for it is to exit, leaving the VIP configured.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	node := flag.String("node", "", "this node's name (default: uname -n, lowercased)")
 	haDir := flag.String("hadir", haconf.DefaultDir, "directory of ha.cf, authkeys, haresources")
 	stateDir := flag.String("statedir", "/var/lib/heartbeat", "where the generation number is kept")
@@ -62,8 +67,8 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "directord:", err)
 		return 2
 	}
-	log, closeLog := logger(cfg.HA, *debug)
-	defer closeLog()
+	logs, log := newLogSwitch(cfg.HA, *debug)
+	defer logs.Close()
 	for _, w := range cfg.Warnings {
 		log.Warn(w.Error())
 	}
@@ -96,7 +101,7 @@ func run() int {
 	}
 	d := &daemon{log: log, node: *node, keys: cfg.Keys, groups: map[string]*resource.Group{},
 		ttl: 1 + len(cfg.HA.Nodes), jobs: make(chan job, 4), done: make(chan jobResult, 4),
-		control: make(chan control.Request), pings: make(chan pingReport), nodes: map[string]string{}, links: map[string]map[string]bool{}, held: map[string]bool{}}
+		control: make(chan control.Request), pings: make(chan pingReport), reloads: make(chan reloadReq), nodes: map[string]string{}, links: map[string]map[string]bool{}, held: map[string]bool{}}
 	for i, g := range gs {
 		hg := cfg.Resources.Groups[i]
 		ccfg.Groups = append(ccfg.Groups, cluster.Group{Key: hg.Key, Node: hg.Node})
@@ -142,6 +147,8 @@ func run() int {
 		defer func() { stopMetrics(); <-served }()
 		log.Info("serving metrics", "url", "http://"+m.Listen+m.Path)
 	}
+	rl := &reloader{dir: *haDir, node: *node, cfg: cfg, logs: logs, log: log, d: d}
+	defer background(func(ctx context.Context) { rl.run(ctx, hup) })()
 	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))
 	if err := d.run(ctx); err != nil {
 		log.Error(err.Error())

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lvsdirector/director/director"
@@ -121,6 +122,10 @@ type Director struct {
 	inst   *director.Instance
 	exited chan struct{} // closed when inst's Run has returned
 	reload chan struct{}
+	// live is inst while its Run has not returned: Snapshot and
+	// CheckStats read it without mu, which Start holds until the first
+	// table write and Stop through cleanstop.
+	live atomic.Pointer[director.Instance]
 }
 
 // ConfigPath finds CFG as ldirectord does: /etc/ha.d/CFG, /etc/ha.d/conf/CFG, CFG.
@@ -161,8 +166,10 @@ func (r *Director) Start(ctx context.Context) error {
 		Options: director.Options{Ready: func() { close(ready) }}}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r.cancel, r.done, r.exited = cancel, make(chan error, 1), make(chan struct{})
+	r.live.Store(r.inst)
 	go func(in *director.Instance, done chan error, exited chan struct{}) {
 		err := in.Run(rctx, cfg)
+		r.live.CompareAndSwap(in, nil)
 		table.Close()
 		close(exited)
 		done <- err
@@ -246,19 +253,7 @@ func (r *Director) CheckStats() healthcheck.Stats {
 }
 
 // running is the instance while its director runs, else nil.
-func (r *Director) running() *director.Instance {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.done == nil || r.exited == nil {
-		return nil
-	}
-	select {
-	case <-r.exited:
-		return nil
-	default:
-		return r.inst
-	}
-}
+func (r *Director) running() *director.Instance { return r.live.Load() }
 
 // Script is a resource script run as "script [args...] start|stop|status",
 // found in resource.d, then init.d.
