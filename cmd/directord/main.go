@@ -4,7 +4,7 @@
 // resource groups — service addresses with gratuitous ARP, the director
 // in-process for ldirectord::CFG, scripts — on exactly one node.
 //
-//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [--settings PATH] [-d]
+//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [--lock PATH] [--settings PATH] [-d]
 //
 // --settings names the appliance's settings file (default
 // /etc/lvsdirector/settings.toml, which may be missing): its [metrics]
@@ -28,6 +28,7 @@ import (
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/failover/respawn"
+	"github.com/lvsdirector/director/internal/lockfile"
 	"github.com/lvsdirector/director/internal/metrics"
 	"github.com/lvsdirector/director/internal/settings"
 )
@@ -41,6 +42,7 @@ func run() int {
 	sock := flag.String("socket", control.DefaultSocket, "control socket for directorctl")
 	debug := flag.Bool("d", false, "debug logging")
 	settingsPath := flag.String("settings", settings.DefaultPath, "the appliance's settings (metrics); the default file may be missing")
+	lockPath := flag.String("lock", "", "single-instance lock file (default: the control socket's path + .lock)")
 	flag.Parse()
 	settingsGiven := false
 	flag.Visit(func(f *flag.Flag) { settingsGiven = settingsGiven || f.Name == "settings" })
@@ -62,6 +64,18 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "directord:", err)
 		return 2
 	}
+	// One directord per node: a second would share the heartbeat port and
+	// take over the control socket. Taken before anything is bound or
+	// written (generation, socket, media).
+	if *lockPath == "" {
+		*lockPath = *sock + ".lock"
+	}
+	lk, err := lockfile.Acquire(*lockPath)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "directord: not starting:", err)
+		return 1
+	}
+	defer lk.Release()
 	log, closeLog := logger(cfg.HA, *debug)
 	defer closeLog()
 	for _, w := range cfg.Warnings {
