@@ -36,11 +36,7 @@ func nextGeneration(dir string) (uint64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(g, 10)+"\n"), 0o644); err != nil {
-		return 0, err
-	}
-	return g, os.Rename(tmp, p)
+	return g, writeFileSync(p, []byte(strconv.FormatUint(g, 10)+"\n"), 0o644)
 }
 
 // mediaSpecs turns ha.cf media into sockets to open.
