@@ -124,7 +124,7 @@ func run() int {
 		log.Error(err.Error())
 		return 2
 	}
-	if d.media, err = media.OpenAll(specs); err != nil {
+	if d.media, err = media.OpenAll(specs, log); err != nil {
 		log.Error(err.Error())
 		return 1
 	}
