@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"syscall"
 )
@@ -109,4 +110,30 @@ func kind(m fs.FileMode) string {
 		return "a block device"
 	}
 	return "mode " + m.String()
+}
+
+// Find returns the first of paths that is a regular file (of any size: the
+// bound is the reader's business). When none is,
+// the error is the first refusal of a path that exists ("open P: is a
+// directory"), or one satisfying errors.Is(err, fs.ErrNotExist) when no
+// path exists at all: a directory in the way is not "not found".
+func Find(paths ...string) (string, error) {
+	var refused error
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			continue
+		}
+		if err := check(p, st, math.MaxInt64); err != nil {
+			if refused == nil {
+				refused = err
+			}
+			continue
+		}
+		return p, nil
+	}
+	if refused != nil {
+		return "", refused
+	}
+	return "", fs.ErrNotExist
 }

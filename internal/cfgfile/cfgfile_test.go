@@ -113,3 +113,19 @@ func TestReadAllBound(t *testing.T) {
 		t.Fatalf("%d %v", len(b), err)
 	}
 }
+
+func TestFind(t *testing.T) {
+	dir := t.TempDir()
+	a, b, c := filepath.Join(dir, "a"), filepath.Join(dir, "b"), filepath.Join(dir, "c")
+	if _, err := Find(a, b); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("none there: %v", err)
+	}
+	os.Mkdir(a, 0o755)
+	if _, err := Find(a, b); err == nil || err.Error() != "open "+a+": is a directory" {
+		t.Fatalf("a directory: %v", err)
+	}
+	os.WriteFile(c, nil, 0o644)
+	if p, err := Find(a, b, c); err != nil || p != c {
+		t.Fatalf("got %q %v, want %s", p, err, c)
+	}
+}
