@@ -28,7 +28,6 @@ import (
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/failover/respawn"
-	"github.com/lvsdirector/director/internal/lockfile"
 	"github.com/lvsdirector/director/internal/metrics"
 	"github.com/lvsdirector/director/internal/settings"
 )
@@ -65,17 +64,13 @@ func run() int {
 		return 2
 	}
 	// One directord per node: a second would share the heartbeat port and
-	// take over the control socket. Taken before anything is bound or
-	// written (generation, socket, media).
-	if *lockPath == "" {
-		*lockPath = *sock + ".lock"
-	}
-	lk, err := lockfile.Acquire(*lockPath)
+	// take over the control socket.
+	release, err := claimInstance(*lockPath, *sock)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "directord: not starting:", err)
 		return 1
 	}
-	defer lk.Release()
+	defer release()
 	log, closeLog := logger(cfg.HA, *debug)
 	defer closeLog()
 	for _, w := range cfg.Warnings {
