@@ -35,6 +35,10 @@ func Open(path string) (*os.File, fs.FileInfo, error) {
 	// (a watchdog arms, a tape rewinds).
 	st, err := os.Stat(path)
 	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			pe.Op = "open" // as the messages of a plain open read
+		}
 		return nil, nil, err
 	}
 	if err := check(path, st, MaxSize); err != nil {

@@ -56,9 +56,10 @@ func TestRegular(t *testing.T) {
 }
 
 func TestMissingIsNotExist(t *testing.T) {
-	_, err := readWithin(t, filepath.Join(t.TempDir(), "none"))
-	if !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("%v: want ErrNotExist", err)
+	p := filepath.Join(t.TempDir(), "none")
+	_, err := readWithin(t, p)
+	if !errors.Is(err, fs.ErrNotExist) || err.Error() != "open "+p+": no such file or directory" {
+		t.Fatalf("%v: want ErrNotExist, worded as open's", err)
 	}
 }
 
