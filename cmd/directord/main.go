@@ -4,7 +4,7 @@
 // resource groups — service addresses with gratuitous ARP, the director
 // in-process for ldirectord::CFG, scripts — on exactly one node.
 //
-//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [--settings PATH] [-d]
+//	directord [--node NAME] [--hadir /etc/ha.d] [--statedir /var/lib/heartbeat] [--socket PATH] [--lock PATH] [--settings PATH] [-d]
 //
 // --settings names the appliance's settings file (default
 // /etc/lvsdirector/settings.toml, which may be missing): its [metrics]
@@ -46,6 +46,7 @@ func run() int {
 	sock := flag.String("socket", control.DefaultSocket, "control socket for directorctl")
 	debug := flag.Bool("d", false, "debug logging")
 	settingsPath := flag.String("settings", settings.DefaultPath, "the appliance's settings (metrics); the default file may be missing")
+	lockPath := flag.String("lock", "", "single-instance lock file (default: the control socket's path + .lock)")
 	flag.Parse()
 	settingsGiven := false
 	flag.Visit(func(f *flag.Flag) { settingsGiven = settingsGiven || f.Name == "settings" })
@@ -67,6 +68,14 @@ func run() int {
 		fmt.Fprintln(os.Stderr, "directord:", err)
 		return 2
 	}
+	// One directord per node: a second would share the heartbeat port and
+	// take over the control socket.
+	release, err := claimInstance(*lockPath, *sock)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "directord: not starting:", err)
+		return 1
+	}
+	defer release()
 	logs, log := newLogSwitch(cfg.HA, *debug)
 	defer logs.Close()
 	for _, w := range cfg.Warnings {
@@ -115,7 +124,7 @@ func run() int {
 		log.Error(err.Error())
 		return 2
 	}
-	if d.media, err = media.OpenAll(specs); err != nil {
+	if d.media, err = media.OpenAll(specs, log); err != nil {
 		log.Error(err.Error())
 		return 1
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -16,6 +18,7 @@ import (
 	"github.com/lvsdirector/director/failover/ipaddr"
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
+	"github.com/lvsdirector/director/internal/cfgfile"
 )
 
 // nextGeneration reads, bumps and writes the generation number (heartbeat's
@@ -36,11 +39,7 @@ func nextGeneration(dir string) (uint64, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
-	tmp := p + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(g, 10)+"\n"), 0o644); err != nil {
-		return 0, err
-	}
-	return g, os.Rename(tmp, p)
+	return g, writeFileSync(p, []byte(strconv.FormatUint(g, 10)+"\n"), 0o644)
 }
 
 // mediaSpecs turns ha.cf media into sockets to open.
@@ -87,9 +86,13 @@ func groups(cfg *haconf.Config, haDir string, ip *ipaddr.Manager, log *slog.Logg
 				if len(r.Args) > 0 {
 					name = r.Args[0]
 				}
-				p := resource.ConfigPath(haDir, name)
-				if p == "" {
-					return nil, fmt.Errorf("haresources:%d: ldirectord config %s not found in %s, %s/conf or the current directory", g.Line, name, haDir, haDir)
+				// As ldirectord looks: HADIR/CFG, HADIR/conf/CFG, CFG.
+				p, err := cfgfile.Find(filepath.Join(haDir, name), filepath.Join(haDir, "conf", name), name)
+				switch {
+				case errors.Is(err, fs.ErrNotExist):
+					return nil, fmt.Errorf("%s:%d: ldirectord config %s not found in %s, %s/conf or the current directory", cfg.Resources.File, g.Line, name, haDir, haDir)
+				case err != nil:
+					return nil, fmt.Errorf("%s:%d: ldirectord config: %w", cfg.Resources.File, g.Line, err)
 				}
 				rg.Agents = append(rg.Agents, &resource.Director{Path: p, Log: log})
 			default:

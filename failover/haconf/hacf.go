@@ -140,9 +140,10 @@ type HACF struct {
 
 	UDPPort int // the last udpport, or the default (694)
 
-	Nodes []string // node names, lowercased, in order, local one included
-	Media []Medium
-	Ping  []Ping
+	Nodes     []string // node names, lowercased, in order, local one included
+	NodeLines []int    // the line of each of Nodes
+	Media     []Medium
+	Ping      []Ping
 
 	AutoFailback AutoFailback
 
@@ -506,6 +507,7 @@ func (p *hacfParser) node(v string) error {
 		}
 	}
 	p.c.Nodes = append(p.c.Nodes, v)
+	p.c.NodeLines = append(p.c.NodeLines, p.line)
 	return nil
 }
 
@@ -840,7 +842,9 @@ func (p *hacfParser) finish() error {
 			Msg: fmt.Sprintf("local node %s is not listed in the node directives (%s)", p.local, strings.Join(c.Nodes, " "))}
 	}
 	if len(c.Nodes) > 2 {
+		p.line = c.NodeLines[2]
 		p.warnf("%d nodes: haresources mode moves resource groups between two nodes", len(c.Nodes))
+		p.line = 0
 	}
 
 	at := "deadtime"

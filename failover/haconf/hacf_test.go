@@ -387,7 +387,7 @@ func TestHACFWarnings(t *testing.T) {
 	w := warnings(c)
 	for _, s := range []string{
 		"ha.cf:3: node a listed twice",
-		"ha.cf: 3 nodes",
+		"ha.cf:2: 3 nodes",
 		"ha.cf:7: initdead 8000 ms may be too small",
 		"ha.cf:6: warntime 6000 ms should be between keepalive 1000 ms and deadtime 5000 ms",
 	} {

@@ -16,11 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/lvsdirector/director/failover/wire"
+	"github.com/lvsdirector/director/internal/cfgfile"
 )
 
 // Error is a configuration error (or warning) at a line of a file.
@@ -75,12 +77,12 @@ const (
 // haresources node must be a node of ha.cf. A missing haresources is a
 // warning (heartbeat then manages no resources).
 func Load(dir, localNode string) (*Config, error) {
-	hf, err := os.Open(filepath.Join(dir, HACFName))
+	hpath := filepath.Join(dir, HACFName)
+	hb, err := ReadConfigFile(hpath)
 	if err != nil {
 		return nil, err
 	}
-	defer hf.Close()
-	ha, err := ParseHACF(hf.Name(), hf, HACFOptions{LocalNode: localNode})
+	ha, err := ParseHACF(hpath, bytes.NewReader(hb), HACFOptions{LocalNode: localNode})
 	if err != nil {
 		return nil, err
 	}
@@ -93,21 +95,35 @@ func Load(dir, localNode string) (*Config, error) {
 	c.Warnings = append(c.Warnings, kwarns...)
 
 	rpath := filepath.Join(dir, ResourcesName)
-	rf, err := os.Open(rpath)
+	rb, err := ReadConfigFile(rpath)
 	switch {
-	case errors.Is(err, os.ErrNotExist):
+	case errors.Is(err, fs.ErrNotExist):
 		c.Resources = &Resources{File: rpath}
 		c.Warnings = append(c.Warnings, Warning{File: rpath, Msg: "file missing: no resources are managed"})
 		return c, nil
 	case err != nil:
 		return nil, err
 	}
-	defer rf.Close()
-	if c.Resources, err = ParseHaresources(rpath, rf); err != nil {
+	if c.Resources, err = ParseHaresources(rpath, bytes.NewReader(rb)); err != nil {
 		return nil, err
 	}
 	if err := c.Resources.CheckNodes(ha.Nodes); err != nil {
 		return nil, err
 	}
+	if len(c.Resources.Groups) > 0 && len(ha.Nodes) > 2 {
+		return nil, &Error{File: ha.File, Line: ha.NodeLines[2],
+			Msg: fmt.Sprintf("node %s: haresources groups move between two nodes (nice_failback and ip-request are two-node protocols), ha.cf lists %d (%s)",
+				ha.Nodes[2], len(ha.Nodes), strings.Join(ha.Nodes, " "))}
+	}
 	return c, nil
 }
+
+// ReadConfigFile reads one of the ha.d files: a regular file of at most
+// cfgfile.MaxSize bytes, so that a FIFO cannot hang the start nor
+// /dev/zero exhaust memory. OpenConfigFile is the same for a reader that
+// also needs the file's mode (authkeys).
+func ReadConfigFile(path string) ([]byte, error) { return cfgfile.ReadFile(path) }
+
+// OpenConfigFile opens one of the ha.d files under the rules of
+// ReadConfigFile; read it with cfgfile.ReadAll to keep the bound.
+func OpenConfigFile(path string) (*os.File, fs.FileInfo, error) { return cfgfile.Open(path) }

@@ -16,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/lvsdirector/director/internal/cfgfile"
 )
 
 // DefaultPath is where the settings are read from when no path is given.
@@ -68,7 +70,7 @@ func (e *Error) Error() string {
 
 // Load reads the settings at path, which must exist.
 func Load(path string) (*Settings, error) {
-	b, err := os.ReadFile(path)
+	b, err := cfgfile.ReadFile(path) // a regular file, bounded: not a FIFO nor /dev/zero
 	if err != nil {
 		return nil, &Error{File: path, Msg: readErr(err)}
 	}
@@ -78,7 +80,7 @@ func Load(path string) (*Settings, error) {
 // LoadDefault reads path if it exists and returns Defaults() if it does
 // not: for the default path, which a box without settings lacks.
 func LoadDefault(path string) (*Settings, error) {
-	b, err := os.ReadFile(path)
+	b, err := cfgfile.ReadFile(path) // a regular file, bounded: not a FIFO nor /dev/zero
 	if errors.Is(err, fs.ErrNotExist) {
 		return Defaults(), nil
 	}
