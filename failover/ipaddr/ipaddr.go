@@ -178,6 +178,10 @@ func (m *Manager) resolve(a Address) (Address, netlink.Link, error) {
 	if a.Iface != "" && a.Bits > 0 {
 		return a, links[0], nil
 	}
+	// The most specific subnet holding the address wins, as in heartbeat's
+	// findif (the route with the longest mask).
+	var best netlink.Link
+	bestBits := -1
 	for _, l := range links {
 		addrs, err := m.addrList(l, family(a.Addr))
 		if err != nil {
@@ -185,15 +189,18 @@ func (m *Manager) resolve(a Address) (Address, netlink.Link, error) {
 		}
 		for _, ad := range addrs {
 			p, ok := prefixOf(ad)
-			if !ok || !p.Contains(a.Addr) || p.Bits() == p.Addr().BitLen() {
+			if !ok || !p.Contains(a.Addr) || p.Bits() == p.Addr().BitLen() || p.Bits() <= bestBits {
 				continue
 			}
-			if a.Bits == 0 {
-				a.Bits = p.Bits()
-			}
-			a.Iface = l.Attrs().Name
-			return a, l, nil
+			best, bestBits = l, p.Bits()
 		}
+	}
+	if best != nil {
+		if a.Bits == 0 {
+			a.Bits = bestBits
+		}
+		a.Iface = best.Attrs().Name
+		return a, best, nil
 	}
 	if a.Iface != "" {
 		return a, nil, fmt.Errorf("%s: no subnet of %s holds it; give the prefix (IP/bits/%s)", a.Addr, a.Iface, a.Iface)

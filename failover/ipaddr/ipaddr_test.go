@@ -96,6 +96,27 @@ func contains(l []string, s string) bool {
 	return false
 }
 
+// The interface is the one with the most specific subnet holding the
+// address (heartbeat's findif takes the route with the longest mask), not
+// the first listed.
+func TestAddPicksTheMostSpecificSubnet(t *testing.T) {
+	f := newFakeNL(map[string][]string{
+		"a0": {"10.0.0.1/16", "fd00::1/48"},
+		"b0": {"10.0.0.2/24", "fd00::2/64"},
+		"c0": {"10.0.0.3/16"},
+	})
+	m, _ := testManager(f)
+	defer m.Close()
+	for ip, want := range map[string]string{"10.0.0.100": "10.0.0.100/24 on b0", "fd00::100": "fd00::100/64 on b0", "10.0.1.100": "10.0.1.100/16 on a0"} {
+		if err := m.Add(context.Background(), Address{Addr: addr(ip)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.holds(ip); got != want {
+			t.Errorf("%s added as %q, want %q", ip, got, want)
+		}
+	}
+}
+
 // Removal deletes what is on the interface, whatever prefix the resource
 // names: a VIP left as /32 (by hand, or an older config) or as /24 while
 // the resource says /32 is removed all the same, on every interface that
