@@ -133,12 +133,16 @@ func run() int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	cctx, stopControl := context.WithCancel(context.Background())
-	defer stopControl()
+	controlDone := make(chan struct{})
 	go func() {
+		defer close(controlDone)
 		if err := control.Serve(cctx, *sock, d.control); err != nil {
 			log.Error("control socket: " + err.Error())
 		}
 	}()
+	// Serve removes the socket file before it returns: wait for it, or
+	// the process may exit first and leave the file.
+	defer func() { stopControl(); <-controlDone }()
 	if len(cfg.HA.Respawn) > 0 {
 		defer background(func(ctx context.Context) { respawn.Run(ctx, cfg.HA.Respawn, cfg.HA.Env, log) })()
 	}

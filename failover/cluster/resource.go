@@ -348,6 +348,14 @@ func (m *Machine) takeoverFromNode(p *peer) {
 		return
 	}
 	m.logf(Info, "taking over the groups of %s", p.name)
+	if m.nice() {
+		// Set before enqueue: a job with nothing to do runs its callback
+		// at once, and the callback ends the takeover.
+		r.hold |= rscForeign
+		r.otherHolds = rscNone
+		r.otherStable = true
+		r.takeoverInProgress = true
+	}
 	name := p.name
 	m.enqueue(false, m.keysOf(name), func(_, _ []string) {
 		m.logf(Info, "took over the groups of %s", name)
@@ -361,12 +369,6 @@ func (m *Machine) takeoverFromNode(p *peer) {
 		r.otherStable = true
 		m.afterOwnResourceMsg()
 	})
-	if m.nice() {
-		r.hold |= rscForeign
-		r.otherHolds = rscNone
-		r.otherStable = true
-		r.takeoverInProgress = true
-	}
 	m.reqOurResources(true)
 	p.anyPackets = true
 }

@@ -276,3 +276,32 @@ func TestLateJoinerGetsItsGroupsBack(t *testing.T) {
 		t.Errorf("peer resource state %q", r)
 	}
 }
+
+// The peer holds nothing (every group prefers vm) and stops: vm's
+// takeover from it has nothing to do and must not leave vm in transition,
+// or vm's own shutdown waits for ever (found in the VM by t_55: A kept
+// every address for 20 s after its SIGTERM, until the 2-minute give-up).
+func TestShutdownAfterPeerThatHeldNothingStopped(t *testing.T) {
+	cfg := func(node string, gen uint64) Config {
+		c := testConfig(node, gen, FailbackOn)
+		c.Groups = []Group{{Key: gVM1, Node: "vm"}, {Key: gVM2, Node: "vm"}}
+		return c
+	}
+	s := newSim(t, cfg("vm", 100), cfg("peer", 200))
+	s.start("vm")
+	s.start("peer")
+	s.runUntil(20*time.Second, "initial placement", func() bool { return s.placed(map[string]string{gVM1: "vm", gVM2: "vm"}) })
+	s.run(2 * time.Second)
+	vm, peer := s.node("vm"), s.node("peer")
+	s.apply(peer, peer.m.Shutdown(s.now))
+	s.runUntil(2*time.Second, "peer exit", func() bool { return !peer.up })
+	s.run(time.Second)
+	if got := vm.m.Resources(); got != "all" {
+		t.Errorf("vm resources %q after the empty-handed peer left, want all", got)
+	}
+	s.apply(vm, vm.m.Shutdown(s.now))
+	s.runUntil(5*time.Second, "vm exit", func() bool { return !vm.up })
+	if len(vm.held) != 0 && (vm.held[gVM1] || vm.held[gVM2]) {
+		t.Errorf("vm exited holding %v", vm.held)
+	}
+}

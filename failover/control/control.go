@@ -6,9 +6,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
 	"net"
 	"os"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/lvsdirector/director/director"
 )
@@ -55,44 +61,108 @@ type Group struct {
 	Resources []string `json:"resources"`
 }
 
+// connTimeout bounds a connection, the owner's answer included.
+const connTimeout = 10 * time.Second
+
+// maxRequest bounds one request: a command and its argument are a few
+// bytes.
+const maxRequest = 64 << 10
+
+// Accept failures (out of file descriptors, ...) are retried after a
+// pause that doubles from acceptMinDelay up to acceptMaxDelay.
+const (
+	acceptMinDelay = 5 * time.Millisecond
+	acceptMaxDelay = time.Second
+)
+
 // Serve accepts requests on a unix socket and hands them to the owner
-// through requests; it returns when ctx is done.
+// through requests. It returns when ctx is done, once the socket file is
+// removed and every connection is closed: a caller that waits for it
+// leaves nothing behind.
 func Serve(ctx context.Context, path string, requests chan<- Request) error {
-	os.Remove(path)
-	ln, err := net.Listen("unix", path)
+	ln, err := listen(path)
 	if err != nil {
 		return err
 	}
-	os.Chmod(path, 0o600)
-	go func() { <-ctx.Done(); ln.Close() }()
+	return serve(ctx, ln, requests, slog.Default())
+}
+
+// umaskMu serialises the umask changes of listen (the umask is the
+// process's, not the goroutine's).
+var umaskMu sync.Mutex
+
+// listen creates the socket at path with mode 0600 from the start: it is
+// bound under umask 0177, so there is no moment where another user could
+// connect before a chmod. A socket left by an earlier run is replaced.
+func listen(path string) (net.Listener, error) {
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	umaskMu.Lock()
+	old := unix.Umask(0o177)
+	ln, err := net.Listen("unix", path)
+	unix.Umask(old)
+	umaskMu.Unlock()
+	return ln, err
+}
+
+func serve(ctx context.Context, ln net.Listener, requests chan<- Request, log *slog.Logger) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer ln.Close() // a listener made by net.Listen removes its socket file
+	var delay time.Duration
 	for {
 		c, err := ln.Accept()
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				os.Remove(path)
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				return nil
+			}
+			delay = min(max(2*delay, acceptMinDelay), acceptMaxDelay)
+			log.Warn("control socket: accept failed", "err", err, "retry_in", delay)
+			t := time.NewTimer(delay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
 			}
 			continue
 		}
-		go func(c net.Conn) {
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			var req Request
-			if err := json.NewDecoder(c).Decode(&req); err != nil {
-				return
-			}
-			req.Reply = make(chan Response, 1)
-			select {
-			case requests <- req:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case resp := <-req.Reply:
-				json.NewEncoder(c).Encode(resp)
-			case <-ctx.Done():
-			}
-		}(c)
+		delay = 0
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			handle(ctx, c, requests)
+		}()
+	}
+}
+
+// handle answers one connection; it is closed when ctx is done.
+func handle(ctx context.Context, c net.Conn, requests chan<- Request) {
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	deadline := time.Now().Add(connTimeout)
+	c.SetDeadline(deadline)
+	var req Request
+	if err := json.NewDecoder(io.LimitReader(c, maxRequest)).Decode(&req); err != nil {
+		return
+	}
+	req.Reply = make(chan Response, 1)
+	select {
+	case requests <- req:
+	case <-ctx.Done():
+		return
+	}
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case resp := <-req.Reply:
+		json.NewEncoder(c).Encode(resp)
+	case <-t.C: // the owner did not answer in time
+	case <-ctx.Done():
 	}
 }
 

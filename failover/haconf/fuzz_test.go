@@ -71,7 +71,7 @@ func FuzzHaresources(f *testing.F) {
 			}
 			keys[g.Key] = true
 			for _, r := range g.Resources {
-				if (r.Agent == "IPaddr" || r.Agent == "IPaddr2") != (r.IP != nil) {
+				if (r.Agent == "IPaddr" || r.Agent == "IPaddr2" || r.Agent == "IPv6addr") != (r.IP != nil) {
 					t.Fatalf("resource %+v", r)
 				}
 			}

@@ -14,13 +14,24 @@ package haconf
 //	10.0.0.10[/...]            IPaddr::10.0.0.10[/...]   (glob [0-9]*.[0-9]*.[0-9]*.[0-9]*)
 //	IPaddr::ip[/bits[/iface[/broadcast]]]   (or ip/bits/broadcast)
 //	IPaddr2::ip[/bits[/iface[:label][/broadcast]]]
+//	IPv6addr::ip6[/bits[/iface]]
 //	script::arg1::arg2         resource.d/script (or init.d) arg1 arg2 start|stop|status
 //	script                     script start|stop|status
+//
+// Address arguments are read as heartbeat's resource.d wrappers read them:
+// IPaddr and IPaddr2 strip every run of '/', so an empty field is skipped
+// and the next one takes its place (ip/24//10.0.0.255 is a broadcast,
+// ip//eth1 makes "eth1" the netmask, which IPaddr then refuses); IPv6addr
+// keeps the fields in place (ip6//eth1 is an interface). ResourceManager
+// splits arguments at "::", so an IPv6 address is written in full
+// (fd00:0:0:0:0:0:0:1). IPaddr2 also takes IPv6 here (heartbeat's wrapper
+// refuses it: it asks for lvs_support, which IPaddr2 has only for IPv4).
 //
 // Stricter than the shell: empty "::" arguments and malformed addresses
 // are errors here; ResourceManager would hand them to the script.
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -61,7 +72,7 @@ type IPAddr struct {
 	Bits      int        // prefix length; 0 = the agent picks (the subnet holding Addr)
 	Iface     string     // "" = the agent picks
 	Label     string     // IPaddr2 "iface:label" (full label, e.g. "eth0:web"), "" for none
-	Broadcast netip.Addr // invalid = derived from the prefix
+	Broadcast netip.Addr // invalid = derived from the prefix (none for IPv6)
 }
 
 // Lookup returns the group with key.
@@ -184,13 +195,17 @@ func ParseResource(tok string) (Resource, error) {
 			return r, fmt.Errorf("resource %s: empty argument", tok)
 		}
 	}
-	if r.Agent != "IPaddr" && r.Agent != "IPaddr2" {
+	if r.Agent != "IPaddr" && r.Agent != "IPaddr2" && r.Agent != "IPv6addr" {
 		return r, nil
 	}
 	if len(r.Args) != 1 {
-		return r, fmt.Errorf("resource %s: %s takes one argument, ip[/bits[/interface[/broadcast]]]", tok, r.Agent)
+		msg := fmt.Sprintf("resource %s: %s takes one argument, %s", tok, r.Agent, addrUsage[r.Agent])
+		if a, err := netip.ParseAddr(strings.Split(strings.Join(r.Args, "::"), "/")[0]); err == nil && a.Is6() {
+			msg += fmt.Sprintf(`; heartbeat splits arguments at "::": write the IPv6 address in full (%s)`, fullIPv6(a))
+		}
+		return r, errors.New(msg)
 	}
-	ip, err := parseIPAddr(r.Args[0], r.Agent == "IPaddr2")
+	ip, err := parseIPAddr(r.Args[0], r.Agent)
 	if err != nil {
 		return r, fmt.Errorf("resource %s: %v", tok, err)
 	}
@@ -198,21 +213,79 @@ func ParseResource(tok string) (Resource, error) {
 	return r, nil
 }
 
-// parseIPAddr reads ip[/bits[/iface[/broadcast]]] or ip/bits/broadcast.
-func parseIPAddr(s string, ipaddr2 bool) (*IPAddr, error) {
+var addrUsage = map[string]string{
+	"IPaddr":   "ip[/bits[/interface[/broadcast]]]",
+	"IPaddr2":  "ip[/bits[/interface[:label][/broadcast]]]",
+	"IPv6addr": "ipv6[/bits[/interface]]",
+}
+
+// fullIPv6 writes a without "::" (all eight groups).
+func fullIPv6(a netip.Addr) string {
+	b := a.As16()
+	g := make([]string, 8)
+	for i := range g {
+		g[i] = strconv.FormatUint(uint64(b[2*i])<<8|uint64(b[2*i+1]), 16)
+	}
+	return strings.Join(g, ":")
+}
+
+// parseIPAddr reads the argument of an address agent (see the forms at
+// the top of the file).
+func parseIPAddr(s, agent string) (*IPAddr, error) {
 	f := strings.Split(s, "/")
-	if len(f) > 4 {
-		return nil, fmt.Errorf("too many '/' fields: want ip[/bits[/interface[/broadcast]]]")
+	// shifted: a field took the place of an empty netmask.
+	shifted := false
+	if agent != "IPv6addr" {
+		// The IPaddr/IPaddr2 wrappers strip each run of '/' after a field
+		// (sed 's%^FIELD/*%%'): empty fields vanish.
+		kept := []string{f[0]}
+		for _, x := range f[1:] {
+			if x != "" {
+				kept = append(kept, x)
+			}
+		}
+		shifted = len(f) > 2 && f[1] == "" && len(kept) > 1
+		f = kept
+	}
+	max := 4
+	if agent == "IPv6addr" {
+		max = 3
+	}
+	if len(f) > max {
+		return nil, fmt.Errorf("too many '/' fields: want %s", addrUsage[agent])
 	}
 	a, err := netip.ParseAddr(f[0])
-	if err != nil || !a.Is4() {
-		return nil, fmt.Errorf("%q is not an IPv4 address", f[0])
+	switch {
+	case agent == "IPaddr" && (err != nil || !a.Is4()):
+		return nil, fmt.Errorf("%q is not an IPv4 address (IPv6: IPv6addr::ADDRESS)", f[0])
+	case agent == "IPv6addr" && (err != nil || !a.Is6() || a.Is4In6()):
+		return nil, fmt.Errorf("%q is not an IPv6 address", f[0])
+	case err != nil || a.Zone() != "" || a.Is4In6():
+		return nil, fmt.Errorf("%q is not an IPv4 or IPv6 address", f[0])
 	}
 	ip := &IPAddr{Addr: a}
 	if len(f) > 1 && f[1] != "" {
-		if ip.Bits, err = parseBits(f[1]); err != nil {
+		if ip.Bits, err = parseBits(f[1], a.BitLen()); err != nil {
+			if shifted {
+				err = fmt.Errorf("%v (heartbeat's %s skips empty fields, so %q is read as the netmask: write %s/BITS/%s)", err, agent, f[1], f[0], strings.Join(f[1:], "/"))
+			}
 			return nil, err
 		}
+	}
+	if a.Is6() {
+		if len(f) > 2 && f[2] != "" {
+			if strings.Contains(f[2], ":") {
+				return nil, fmt.Errorf("interface %q: labels are for IPv4 addresses", f[2])
+			}
+			if err := checkDev(f[2]); err != nil {
+				return nil, err
+			}
+			ip.Iface = f[2]
+		}
+		if len(f) > 3 {
+			return nil, fmt.Errorf("broadcast %q: IPv6 has no broadcast", f[3])
+		}
+		return ip, nil
 	}
 	bcast := ""
 	if len(f) > 2 && f[2] != "" {
@@ -224,7 +297,7 @@ func parseIPAddr(s string, ipaddr2 bool) (*IPAddr, error) {
 		} else {
 			ip.Iface = f[2]
 			if dev, label, ok := strings.Cut(f[2], ":"); ok {
-				if !ipaddr2 {
+				if agent != "IPaddr2" {
 					return nil, fmt.Errorf("interface %q: labels are an IPaddr2 option (IPaddr picks its own alias)", f[2])
 				}
 				if label == "" || len(f[2]) > 15 {
@@ -250,13 +323,17 @@ func parseIPAddr(s string, ipaddr2 bool) (*IPAddr, error) {
 	return ip, nil
 }
 
-// parseBits reads a prefix length (0..32) or a dotted netmask.
-func parseBits(s string) (int, error) {
+// parseBits reads a prefix length (1..max) or, for IPv4 (max 32), a
+// dotted netmask.
+func parseBits(s string, max int) (int, error) {
 	if n, err := strconv.Atoi(s); err == nil && s[0] != '+' && s[0] != '-' {
-		if n < 1 || n > 32 {
-			return 0, fmt.Errorf("netmask bits %d out of range 1..32", n)
+		if n < 1 || n > max {
+			return 0, fmt.Errorf("netmask bits %d out of range 1..%d", n, max)
 		}
 		return n, nil
+	}
+	if max != 32 {
+		return 0, fmt.Errorf("invalid prefix length %q: want 1..%d", s, max)
 	}
 	m, err := netip.ParseAddr(s)
 	if err != nil || !m.Is4() {

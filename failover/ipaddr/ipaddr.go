@@ -56,11 +56,24 @@ type Options struct {
 	Log      *slog.Logger
 }
 
+// netlinkHandle is the part of *netlink.Handle the manager uses (tests
+// give a fake one, so they run unprivileged).
+type netlinkHandle interface {
+	LinkList() ([]netlink.Link, error)
+	LinkByName(name string) (netlink.Link, error)
+	AddrList(link netlink.Link, family int) ([]netlink.Addr, error)
+	AddrReplace(link netlink.Link, addr *netlink.Addr) error
+	AddrDel(link netlink.Link, addr *netlink.Addr) error
+	Close()
+}
+
 // Manager adds, announces and removes addresses in the caller's network
 // namespace.
 type Manager struct {
 	opts Options
-	nl   *netlink.Handle
+	nl   netlinkHandle
+	// announce sends one announcement of ip on the interface named iface.
+	announce func(iface string, ip netip.Addr) error
 
 	mu      sync.Mutex
 	pending map[netip.Addr]context.CancelFunc // announcements in flight
@@ -69,6 +82,18 @@ type Manager struct {
 
 // New opens a netlink handle in the current network namespace.
 func New(opts Options) (*Manager, error) {
+	h, err := netlink.NewHandle()
+	if err != nil {
+		return nil, fmt.Errorf("netlink: %w", err)
+	}
+	if err := h.SetSocketTimeout(5 * time.Second); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return newManager(opts, h, announce), nil
+}
+
+func newManager(opts Options, h netlinkHandle, announce func(string, netip.Addr) error) *Manager {
 	if opts.Announce <= 0 {
 		opts.Announce = 5
 	}
@@ -78,15 +103,7 @@ func New(opts Options) (*Manager, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	h, err := netlink.NewHandle()
-	if err != nil {
-		return nil, fmt.Errorf("netlink: %w", err)
-	}
-	if err := h.SetSocketTimeout(5 * time.Second); err != nil {
-		h.Close()
-		return nil, err
-	}
-	return &Manager{opts: opts, nl: h, pending: map[netip.Addr]context.CancelFunc{}}, nil
+	return &Manager{opts: opts, nl: h, announce: announce, pending: map[netip.Addr]context.CancelFunc{}}
 }
 
 // Close stops pending announcements and releases the netlink handle.
@@ -100,42 +117,93 @@ func (m *Manager) Close() {
 	m.nl.Close()
 }
 
+// dumpRetries is how often a netlink dump interrupted by a concurrent
+// change is tried again before its error is returned.
+const dumpRetries = 3
+
+func (m *Manager) linkList() (links []netlink.Link, err error) {
+	for try := 0; try < dumpRetries; try++ {
+		if links, err = m.nl.LinkList(); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list interfaces: %w", err)
+	}
+	return links, nil
+}
+
+func (m *Manager) addrList(l netlink.Link, fam int) (addrs []netlink.Addr, err error) {
+	for try := 0; try < dumpRetries; try++ {
+		if addrs, err = m.nl.AddrList(l, fam); !errors.Is(err, netlink.ErrDumpInterrupted) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
+	}
+	return addrs, nil
+}
+
+// candidates are the interfaces that may hold a: the named one, or all.
+// A named interface that does not exist holds nothing (no error).
+func (m *Manager) candidates(a Address) ([]netlink.Link, error) {
+	if a.Iface == "" {
+		return m.linkList()
+	}
+	l, err := m.nl.LinkByName(a.Iface)
+	var nf netlink.LinkNotFoundError
+	if errors.As(err, &nf) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("interface %s: %w", a.Iface, err)
+	}
+	return []netlink.Link{l}, nil
+}
+
 // resolve fills Iface and Bits from the interface whose subnet holds the
-// address when they are not given.
+// address when they are not given (heartbeat's IPaddr does the same).
 func (m *Manager) resolve(a Address) (Address, netlink.Link, error) {
 	if !a.Addr.IsValid() {
 		return a, nil, errors.New("no address")
 	}
-	if a.Iface != "" && a.Bits > 0 {
-		l, err := m.nl.LinkByName(a.Iface)
-		if err != nil {
-			return a, nil, fmt.Errorf("interface %s: %w", a.Iface, err)
-		}
-		return a, l, nil
-	}
-	links, err := m.nl.LinkList()
+	links, err := m.candidates(a)
 	if err != nil {
 		return a, nil, err
 	}
+	if a.Iface != "" && len(links) == 0 {
+		return a, nil, fmt.Errorf("interface %s: not found", a.Iface)
+	}
+	if a.Iface != "" && a.Bits > 0 {
+		return a, links[0], nil
+	}
+	// The most specific subnet holding the address wins, as in heartbeat's
+	// findif (the route with the longest mask).
+	var best netlink.Link
+	bestBits := -1
 	for _, l := range links {
-		if a.Iface != "" && l.Attrs().Name != a.Iface {
-			continue
-		}
-		addrs, err := m.nl.AddrList(l, family(a.Addr))
+		addrs, err := m.addrList(l, family(a.Addr))
 		if err != nil {
-			continue
+			return a, nil, err
 		}
 		for _, ad := range addrs {
 			p, ok := prefixOf(ad)
-			if !ok || !p.Contains(a.Addr) || p.Bits() == p.Addr().BitLen() {
+			if !ok || !p.Contains(a.Addr) || p.Bits() == p.Addr().BitLen() || p.Bits() <= bestBits {
 				continue
 			}
-			if a.Bits == 0 {
-				a.Bits = p.Bits()
-			}
-			a.Iface = l.Attrs().Name
-			return a, l, nil
+			best, bestBits = l, p.Bits()
 		}
+	}
+	if best != nil {
+		if a.Bits == 0 {
+			a.Bits = bestBits
+		}
+		a.Iface = best.Attrs().Name
+		return a, best, nil
+	}
+	if a.Iface != "" {
+		return a, nil, fmt.Errorf("%s: no subnet of %s holds it; give the prefix (IP/bits/%s)", a.Addr, a.Iface, a.Iface)
 	}
 	return a, nil, fmt.Errorf("%s: no interface has a subnet holding it; give the interface and prefix (IP/bits/iface)", a.Addr)
 }
@@ -148,6 +216,9 @@ func family(a netip.Addr) int {
 }
 
 func prefixOf(ad netlink.Addr) (netip.Prefix, bool) {
+	if ad.IPNet == nil {
+		return netip.Prefix{}, false
+	}
 	ip, ok := netip.AddrFromSlice(ad.IPNet.IP)
 	if !ok {
 		return netip.Prefix{}, false
@@ -182,42 +253,53 @@ func (m *Manager) nlAddr(a Address) *netlink.Addr {
 	return na
 }
 
-// Has reports whether the address is on its interface.
-func (m *Manager) Has(a Address) (bool, error) {
-	a, l, err := m.resolveForLookup(a)
-	if err != nil {
-		return false, err
-	}
-	addrs, err := m.nl.AddrList(l, family(a.Addr))
-	if err != nil {
-		return false, err
-	}
-	for _, ad := range addrs {
-		if ip, ok := netip.AddrFromSlice(ad.IPNet.IP); ok && ip.Unmap() == a.Addr {
-			return true, nil
-		}
-	}
-	return false, nil
+// configured is one place where an address is on an interface, as the
+// kernel has it (its prefix may differ from the one asked for).
+type configured struct {
+	link netlink.Link
+	addr netlink.Addr
 }
 
-// resolveForLookup finds the interface that holds a (or would hold it).
-func (m *Manager) resolveForLookup(a Address) (Address, netlink.Link, error) {
-	if a.Iface == "" {
-		links, err := m.nl.LinkList()
+func (c configured) String() string {
+	return c.addr.IPNet.String() + " on " + c.link.Attrs().Name
+}
+
+// find looks a.Addr up by IP on its interface (every interface when none
+// is given). Not found means absent: any netlink failure is an error.
+func (m *Manager) find(a Address) ([]configured, error) {
+	if !a.Addr.IsValid() {
+		return nil, errors.New("no address")
+	}
+	links, err := m.candidates(a)
+	if err != nil {
+		return nil, err
+	}
+	var out []configured
+	for _, l := range links {
+		addrs, err := m.addrList(l, family(a.Addr))
 		if err != nil {
-			return a, nil, err
+			return nil, err
 		}
-		for _, l := range links {
-			addrs, _ := m.nl.AddrList(l, family(a.Addr))
-			for _, ad := range addrs {
-				if ip, ok := netip.AddrFromSlice(ad.IPNet.IP); ok && ip.Unmap() == a.Addr {
-					a.Iface = l.Attrs().Name
-					return a, l, nil
-				}
+		for _, ad := range addrs {
+			if ad.IPNet == nil {
+				continue
+			}
+			if ip, ok := netip.AddrFromSlice(ad.IPNet.IP); ok && ip.Unmap() == a.Addr {
+				out = append(out, configured{link: l, addr: ad})
 			}
 		}
 	}
-	return m.resolve(a)
+	return out, nil
+}
+
+// Has reports whether the address is on its interface (any interface when
+// none is given).
+func (m *Manager) Has(a Address) (bool, error) {
+	found, err := m.find(a)
+	if err != nil {
+		return false, fmt.Errorf("look up %s: %w", a, err)
+	}
+	return len(found) > 0, nil
 }
 
 // Add puts the address on its interface (nothing happens if it is there)
@@ -231,11 +313,7 @@ func (m *Manager) Add(ctx context.Context, a Address) error {
 	if err := m.nl.AddrReplace(l, m.nlAddr(a)); err != nil {
 		return fmt.Errorf("add %s: %w", a, err)
 	}
-	ifi, err := net.InterfaceByName(a.Iface)
-	if err != nil {
-		return err
-	}
-	if err := m.announce(ifi, a.Addr); err != nil {
+	if err := m.announce(a.Iface, a.Addr); err != nil {
 		m.opts.Log.Warn("announce failed", "addr", a.Addr, "iface", a.Iface, "err", err)
 	}
 	actx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -257,7 +335,10 @@ func (m *Manager) Add(ctx context.Context, a Address) error {
 				return
 			case <-t.C:
 			}
-			if err := m.announce(ifi, a.Addr); err != nil {
+			if actx.Err() != nil {
+				return
+			}
+			if err := m.announce(a.Iface, a.Addr); err != nil {
 				m.opts.Log.Warn("announce failed", "addr", a.Addr, "err", err)
 			}
 		}
@@ -265,8 +346,12 @@ func (m *Manager) Add(ctx context.Context, a Address) error {
 	return nil
 }
 
-// Del removes the address (an absent one is not an error) and stops its
-// announcements: a director that lets go must not keep claiming it.
+// Del removes the address and stops its announcements: a director that
+// lets go must not keep claiming it. The address is looked up by IP and
+// deleted with the prefix it has on the interface, whatever prefix the
+// resource gives (or leaves out). It is success only when the address is
+// really absent afterwards; a netlink failure is returned (the caller
+// retries and reports it).
 func (m *Manager) Del(a Address) error {
 	m.mu.Lock()
 	if cancel, ok := m.pending[a.Addr]; ok {
@@ -274,20 +359,38 @@ func (m *Manager) Del(a Address) error {
 		delete(m.pending, a.Addr)
 	}
 	m.mu.Unlock()
-	a, l, err := m.resolveForLookup(a)
+	found, err := m.find(a)
 	if err != nil {
-		return nil // not on any interface: nothing to remove
-	}
-	err = m.nl.AddrDel(l, m.nlAddr(a))
-	if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
 		return fmt.Errorf("remove %s: %w", a, err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	for _, c := range found {
+		// EADDRNOTAVAIL: gone meanwhile (or never matched): the look-up
+		// below tells which.
+		err := m.nl.AddrDel(c.link, &netlink.Addr{IPNet: c.addr.IPNet, Peer: c.addr.Peer})
+		if err != nil && !errors.Is(err, unix.EADDRNOTAVAIL) {
+			return fmt.Errorf("remove %s: %w", c, err)
+		}
+	}
+	left, err := m.find(a)
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", a, err)
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("remove %s: still configured as %s", a, left[0])
 	}
 	return nil
 }
 
 // announce sends one gratuitous ARP request and reply (IPv4), or one
 // unsolicited neighbour advertisement with the override flag (IPv6).
-func (m *Manager) announce(ifi *net.Interface, ip netip.Addr) error {
+func announce(iface string, ip netip.Addr) error {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return err
+	}
 	if ip.Is4() {
 		c, err := arp.Dial(ifi)
 		if err != nil {
