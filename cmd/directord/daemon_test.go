@@ -48,7 +48,7 @@ func TestStatusAnswersWhileTakeoverWritesTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56950}})
+	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56950}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Skip("no ucast medium on lo:", err)
 	}

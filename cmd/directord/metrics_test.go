@@ -59,7 +59,7 @@ func TestFailoverMetricsFromTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56951}})
+	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56951}}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Skip("no ucast medium on lo:", err)
 	}

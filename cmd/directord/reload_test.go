@@ -46,7 +46,8 @@ func TestPlanReload(t *testing.T) {
 	if !p.keys || !p.timers || p.logs || len(p.restart) > 0 {
 		t.Fatalf("keys and timers: %+v", p)
 	}
-	haDir(t, dir, "node c\nudpport 695\n", "one", "b 10.0.0.100\n")
+	// A third node is allowed only without groups (two-node protocols).
+	haDir(t, dir, "node c\nudpport 695\n", "one", "")
 	p = planReload(old, load(t, dir))
 	got := strings.Join(p.restart, "\n")
 	for _, want := range []string{dir + "/ha.cf:9: node changed: needs a restart", dir + "/ha.cf:10: udpport changed",
@@ -59,7 +60,7 @@ func TestPlanReload(t *testing.T) {
 		t.Errorf("%+v", p)
 	}
 	// What is applied moves; what needs a restart stays as running.
-	haDir(t, dir, "keepalive 500ms\ndeadtime 2\nnode c\n", "two", "a 10.0.0.100\n")
+	haDir(t, dir, "keepalive 500ms\ndeadtime 2\nnode c\n", "two", "")
 	n := load(t, dir)
 	a := applied(old, n, planReload(old, n))
 	if a.HA.Keepalive != n.HA.Keepalive || a.Keys != n.Keys || len(a.HA.Nodes) != 2 || old.HA.Keepalive == n.HA.Keepalive {
