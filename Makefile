@@ -6,6 +6,7 @@
 #   make test     deps + unit + e2e: everything; what CI runs (.ci/run)
 #   make demo     test/e2e/demo.sh in the VM
 #   make bench    test/e2e/bench_*.sh in the VM (print figures; assert nothing on speed)
+#   make faults   test/e2e/faults_*.sh in the VM (pair faults, with figures)
 #   make bench-checks  the checker at 2,000 and 10,000 reals on loopback (no VM)
 #   make deps     install missing Debian packages (scripts/deps.sh)
 #
@@ -24,7 +25,7 @@ VMRUN := $(CURDIR)/test/vm/run.sh
 E2E_LOG := $(CURDIR)/build/e2e.log
 export E2E_FILTER E2E_TEST_TIMEOUT VM_TIMEOUT VM_ACCEL VM_CACHE
 
-.PHONY: all build deps unit e2e test demo bench bench-checks clean
+.PHONY: all build deps unit e2e test demo bench faults bench-checks clean
 
 all: build
 
@@ -80,6 +81,13 @@ demo: deps build
 bench: deps build
 	@if ! ls test/e2e/bench_*.sh >/dev/null 2>&1; then echo "bench: no test/e2e/bench_*.sh yet"; exit 0; fi; \
 	E2E_GLOB='bench_*.sh' E2E_REQUIRE_ASSERT=0 $(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS)
+
+# Fault runs against a directord pair in the VM (test/e2e/faults_*.sh), with
+# figures: E2E_FAULT_RUNS (20) simultaneous starts and partitions, lossy links
+# for E2E_FAULT_LOSSY_SECS (30) per level. t_85_pair_faults is the short
+# version in make test.
+faults: deps build
+	@E2E_GLOB='faults_*.sh' $(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS)
 
 # Health checking at scale on the plain machine (no VM): 2,000 and 10,000
 # nginx reals on loopback, checked every second.
