@@ -16,6 +16,8 @@ type Config struct {
 	File     string // path as opened
 	Global   Global
 	Virtuals []*Virtual
+
+	executeLine []int // line of each Global.Execute entry
 }
 
 // Global holds the global directives that are not only per-virtual defaults.
@@ -118,4 +120,9 @@ type ParseOptions struct {
 	LookupPort func(network, service string) (int, error)
 	// Hostname is used for the ftp/sip login defaults; "" uses os.Hostname.
 	Hostname string
+	// FindConfig, when set, makes ParseFile follow execute= lines (each
+	// name found as ldirectord would find it; "" when not found) and
+	// refuse a cycle at the line that closes it: ldirectord would run
+	// itself without end.
+	FindConfig func(name string) string
 }

@@ -218,6 +218,11 @@ func ParseFile(path string, opts ParseOptions) (*Config, error) {
 	if err := checksSupported(cfg); err != nil {
 		return nil, err
 	}
+	if opts.FindConfig != nil {
+		if err := executeCycles(path, cfg, opts); err != nil {
+			return nil, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -647,6 +652,7 @@ func (p *cfParser) global(line string) error {
 		if !p.execSeen[c] {
 			p.execSeen[c] = true
 			p.cfg.Global.Execute = append(p.cfg.Global.Execute, c)
+			p.cfg.executeLine = append(p.cfg.executeLine, n)
 		}
 	case "fork":
 		p.cfg.Global.Fork, err = p.yesNo(n, name, v)

@@ -28,16 +28,23 @@ const version = "ldirectord (lvsdirector) 0.1"
 
 // Exit codes, as ldirectord's.
 const (
-	exitOK       = 0
-	exitFail     = 1
-	exitConfig   = 2
-	exitStopped  = 3
-	exitUsage    = 255
-	childEnv     = "LDIRECTORD_DAEMON_CHILD"
-	usageMessage = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -v|--version\n"
+	exitOK      = 0
+	exitFail    = 1
+	exitConfig  = 2
+	exitStopped = 3
+	exitUsage   = 255
+	childEnv    = "LDIRECTORD_DAEMON_CHILD"
+	// executeDepthEnv counts the execute= runs above this one.
+	executeDepthEnv = "LDIRECTORD_EXECUTE_DEPTH"
+	maxExecuteDepth = 16
+	usageMessage    = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -v|--version\n"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// parseOptions follow execute= as runSelf will, so a cycle is refused at
+// its line instead of running ldirectord without end.
+var parseOptions = director.ParseOptions{FindConfig: findConfig}
 
 type invocation struct {
 	debug   bool
@@ -102,9 +109,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// As ldirectord: the file is parsed before any command, so a broken
 	// file is reported by status/stop/reload too (exit 2). Unlike
 	// ldirectord, the pid file of a running instance is left alone.
-	cfg, err := director.ParseFile(inv.path, director.ParseOptions{})
+	cfg, err := director.ParseFile(inv.path, parseOptions)
 	if err != nil {
 		fmt.Fprintln(stderr, director.ErrorLine(err))
+		return exitConfig
+	}
+	// execute= cycles are refused at parse; this bounds what the files
+	// could still do if they changed between two nested runs.
+	if d, _ := strconv.Atoi(os.Getenv(executeDepthEnv)); d >= maxExecuteDepth {
+		fmt.Fprintf(stderr, "Error [%d] reading file %s: execute= nested %d deep; refusing to run ldirectord again (a cycle?)\n", os.Getpid(), inv.path, d)
 		return exitConfig
 	}
 	// The appliance's own settings (metrics): read where a daemon may

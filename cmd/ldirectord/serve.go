@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -158,6 +159,7 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 
 	in := &director.Instance{
 		Path:    inv.path,
+		Parse:   parseOptions,
 		Table:   table,
 		Log:     log,
 		Reload:  reload,
@@ -240,6 +242,8 @@ func runSelf(config, cmd string) {
 	}
 	c := exec.Command(self, config, cmd)
 	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	depth, _ := strconv.Atoi(os.Getenv(executeDepthEnv))
+	c.Env = append(os.Environ(), executeDepthEnv+"="+strconv.Itoa(depth+1))
 	done := make(chan struct{})
 	go func() { _ = c.Run(); close(done) }()
 	select {
