@@ -155,12 +155,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return start(inv, cfg, stdout, stderr)
 	case "reload", "force-reload":
-		pid := runningPID(inv)
-		if pid <= 0 {
+		d, _ := findDaemon(pidFile(inv))
+		if d == nil {
 			fmt.Fprintf(stderr, "ldirectord is not running for %s\n", inv.path)
 			return exitFail
 		}
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		defer d.close()
+		if err := d.signal(syscall.SIGHUP); err != nil {
 			fmt.Fprintf(stderr, "reload: %v\n", err)
 			return exitFail
 		}
@@ -206,22 +207,19 @@ func pidFile(inv invocation) string {
 	return filepath.Join(dir, "ldirectord."+inv.cfgName+".pid")
 }
 
-// runningPID returns the pid in the pid file if that process is an
-// ldirectord, 0 if there is no pid file, -1 if it is stale.
+// runningPID returns the pid of the daemon holding the pid file, 0 if
+// there is no pid file, -1 if it is stale (nobody holds it, whatever
+// process has that pid now).
 func runningPID(inv invocation) int {
-	b, err := os.ReadFile(pidFile(inv))
-	if err != nil {
+	d, stale := findDaemon(pidFile(inv))
+	if d == nil {
+		if stale {
+			return -1
+		}
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return -1
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "ldirectord") {
-		return -1
-	}
-	return pid
+	d.close()
+	return d.pid
 }
 
 func status(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
@@ -246,23 +244,29 @@ func status(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int 
 }
 
 // stop sends TERM and, unlike ldirectord, waits (up to a minute) for the
-// daemon to finish its cleanstop, so "stop; start" elsewhere is safe.
+// daemon to finish its cleanstop and let go of its pid file, so "stop;
+// start" elsewhere is safe. Only the process holding the pid file is ever
+// signalled.
 func stop(inv invocation, stdout, stderr io.Writer) int {
-	pid := runningPID(inv)
-	if pid <= 0 {
+	d, _ := findDaemon(pidFile(inv))
+	if d == nil {
 		return exitOK
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	defer d.close()
+	if err := d.signal(syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		fmt.Fprintf(stderr, "stop: %v\n", err)
 		return exitFail
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(stopWait)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
+		if !d.alive() {
 			return exitOK
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	fmt.Fprintf(stderr, "ldirectord (pid %d) did not stop within a minute\n", pid)
+	fmt.Fprintf(stderr, "ldirectord (pid %d) did not stop within %v\n", d.pid, stopWait)
 	return exitFail
 }
+
+// stopWait bounds how long stop waits for the daemon (tests shorten it).
+var stopWait = time.Minute

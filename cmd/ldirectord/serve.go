@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -83,12 +84,19 @@ func serveDaemon(inv invocation, cfg *director.Config) int {
 			_ = syscall.Dup2(int(null.Fd()), fd)
 		}
 	}
-	pf := pidFile(inv)
-	if err := os.WriteFile(pf, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
-		fmt.Fprintf(ready, "cannot write pid file: %v\n", err)
+	// The lock first: of two daemons started at once, the one that does
+	// not get it touches nothing.
+	lock, err := lockPidFile(pidFile(inv))
+	if err != nil {
+		var running errRunning
+		if errors.As(err, &running) {
+			fmt.Fprintf(ready, "ldirectord for %s is %v\n", inv.path, running)
+		} else {
+			fmt.Fprintf(ready, "cannot write pid file: %v\n", err)
+		}
 		return exitFail
 	}
-	defer os.Remove(pf)
+	defer lock.release()
 	return serve(inv, cfg, ready, os.Stdout, os.Stderr)
 }
 
