@@ -103,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	inv.path = findConfig(inv.config)
 	if inv.path == "" {
-		fmt.Fprintf(stderr, "Config file %s not found\n", inv.config)
+		fmt.Fprintf(stderr, "Config file %s not found%s\n", quoteOdd(inv.config), notRegular(inv.config))
 		return exitFail
 	}
 	// As ldirectord: the file is parsed before any command, so a broken
@@ -185,15 +185,35 @@ func settingsErrorLine(err error) string {
 	return fmt.Sprintf("Error [%d] reading settings: %v", os.Getpid(), err)
 }
 
-// findConfig looks in /etc/ha.d, then /etc/ha.d/conf, then the path itself.
+// findConfig looks in /etc/ha.d, then /etc/ha.d/conf, then the path
+// itself, for a regular file (as ldirectord's -f test).
 func findConfig(name string) string {
+	for _, p := range configCandidates(name) {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+func configCandidates(name string) []string {
 	dir := os.Getenv("LDIRECTORD_CONFDIR") // tests only
 	if dir == "" {
 		dir = "/etc/ha.d"
 	}
-	for _, p := range []string{filepath.Join(dir, name), filepath.Join(dir, "conf", name), name} {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
+	return []string{filepath.Join(dir, name), filepath.Join(dir, "conf", name), name}
+}
+
+// notRegular says why a name findConfig skipped was no config file: a
+// directory (or FIFO, device) there is not "not found".
+func notRegular(name string) string {
+	for _, p := range configCandidates(name) {
+		if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
+			what := "not a regular file"
+			if st.IsDir() {
+				what = "a directory"
+			}
+			return fmt.Sprintf(" (%s is %s)", quoteOdd(p), what)
 		}
 	}
 	return ""
@@ -270,3 +290,11 @@ func stop(inv invocation, stdout, stderr io.Writer) int {
 
 // stopWait bounds how long stop waits for the daemon (tests shorten it).
 var stopWait = time.Minute
+
+// quoteOdd quotes s only when it holds bytes that must not be echoed raw.
+func quoteOdd(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
+}

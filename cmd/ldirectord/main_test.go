@@ -150,3 +150,21 @@ func TestExecuteCycleRefused(t *testing.T) {
 		t.Errorf("depth bound: rc %d stderr %q", rc, errs)
 	}
 }
+
+// A directory where the config should be is named as such, not "not found".
+func TestConfigIsADirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	t.Setenv("LDIRECTORD_CONFDIR", filepath.Join(dir, "etc"))
+	cf := filepath.Join(dir, "d.cf")
+	os.Mkdir(cf, 0o755)
+	rc, _, errs := runCLI(t, cf, "status")
+	if rc != 1 || !strings.Contains(errs, "is a directory") {
+		t.Fatalf("rc %d stderr %q", rc, errs)
+	}
+	// Bytes from the command line are quoted, not echoed raw.
+	rc, _, errs = runCLI(t, filepath.Join(dir, "no\x1b[2J.cf"), "status")
+	if rc != 1 || strings.ContainsRune(errs, 0x1b) || !strings.Contains(errs, "not found") {
+		t.Fatalf("rc %d stderr %q", rc, errs)
+	}
+}
