@@ -1,7 +1,9 @@
 # ldirectord replacement on a NAT farm of 3 nginx real servers: the table
 # after start, quiescent and non-quiescent failure and recovery, fallback,
 # a client through the VIP, reload (broken, add/remove, autoreload), the
-# LSB command line, and cleanstop. Runs our daemon in daemon mode.
+# LSB command line, cleanstop, and a restart that adopts the table (no
+# write to the kernel, no real re-created, a connection kept). Runs our
+# daemon in daemon mode.
 
 LD=$BUILD/ldirectord
 CFG=/tmp/e2e/ld.cf
