@@ -136,12 +136,35 @@ func (d *Director) remindInaccessible(now time.Time) {
 	}
 }
 
+// formatMail renders m as an RFC 5322 message. The parser refuses control
+// characters in header fields; here any that got through become spaces,
+// and the body's line ends are CRLF only (a bare CR or LF in SMTP data
+// is what "SMTP smuggling" rides on).
+func formatMail(m Alert) string {
+	to := make([]string, len(m.To))
+	for i, a := range m.To {
+		to[i] = headerValue(a)
+	}
+	body := strings.NewReplacer("\r\n", "\r\n", "\r", "\r\n", "\n", "\r\n").Replace(m.Body)
+	return fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
+		headerValue(m.From), strings.Join(to, ", "), headerValue(m.Subject), time.Now().Format(time.RFC1123Z), body)
+}
+
+// headerValue keeps a header on its one line.
+func headerValue(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 // SendMail delivers an alert over SMTP (to Alert.SMTP, port 25 by default)
 // or, with no smtp= set, through the local sendmail when there is one.
 func SendMail(ctx context.Context, m Alert) error {
 	m.From = strings.Trim(strings.TrimSpace(m.From), `"`)
-	msg := fmt.Sprintf("From: %s\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n%s",
-		m.From, strings.Join(m.To, ", "), m.Subject, time.Now().Format(time.RFC1123Z), strings.ReplaceAll(m.Body, "\n", "\r\n"))
+	msg := formatMail(m)
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if m.SMTP == "" {

@@ -5,7 +5,11 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/lvsdirector/director/ipvs"
 )
@@ -16,6 +20,8 @@ type Config struct {
 	File     string // path as opened
 	Global   Global
 	Virtuals []*Virtual
+
+	executeLine []int // line of each Global.Execute entry
 }
 
 // Global holds the global directives that are not only per-virtual defaults.
@@ -103,9 +109,44 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Line == 0 {
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+		return fmt.Sprintf("%s: %s", printable(e.File), printable(e.Msg))
 	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	return fmt.Sprintf("%s:%d: %s", printable(e.File), e.Line, printable(e.Msg))
+}
+
+// printable escapes what must not reach a terminal or a log raw: control
+// characters and bytes that are not UTF-8 (as \x1b, \r, \xff); the rest,
+// and text that is already quoted, is left as it is.
+func printable(s string) string {
+	clean := utf8.ValidString(s)
+	for _, r := range s {
+		if !printableRune(r) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case !printableRune(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
+func printableRune(r rune) bool {
+	return r == '\t' || unicode.IsPrint(r)
 }
 
 // ParseOptions carries the lookups the parser needs, so tests need no DNS.
@@ -118,4 +159,9 @@ type ParseOptions struct {
 	LookupPort func(network, service string) (int, error)
 	// Hostname is used for the ftp/sip login defaults; "" uses os.Hostname.
 	Hostname string
+	// FindConfig, when set, makes ParseFile follow execute= lines (each
+	// name found as ldirectord would find it; "" when not found) and
+	// refuse a cycle at the line that closes it: ldirectord would run
+	// itself without end.
+	FindConfig func(name string) string
 }

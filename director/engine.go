@@ -54,7 +54,7 @@ type Director struct {
 	health  map[string]bool  // check id → up
 	have    map[ipvs.ServiceKey]ipvs.State
 	fbOn    map[string]bool   // virtual id → fallbackcommand state (true = started)
-	remove  []ipvs.ServiceKey // virtuals dropped by a reload, deleted at the next reconcile
+	remove  []ipvs.ServiceKey // virtuals dropped by a reload, until the kernel has deleted them
 
 	alerts    *alerter
 	state     string               // starting, running, reloading, stopping (for emailalertstatus)
@@ -335,7 +335,15 @@ func (d *Director) reconcile(ctx context.Context, initial bool) error {
 		d.logOps(ops, err)
 		d.log.Debug("ipvs apply", "ops", len(ops), "took", time.Since(t0))
 	}
-	d.remove = nil
+	// A dropped virtual stays due for deletion until its delete succeeded
+	// (resync reads it back while it is pending).
+	pending := d.remove[:0]
+	for _, k := range d.remove {
+		if _, still := d.have[k]; still {
+			pending = append(pending, k)
+		}
+	}
+	d.remove = pending
 	d.publish()
 	d.fallbackCommands(ctx)
 	if err != nil {
@@ -348,7 +356,12 @@ func (d *Director) reconcile(ctx context.Context, initial bool) error {
 // much smaller than the cache is read again before it is believed: kernel
 // dumps are not atomic.
 func (d *Director) resync(ctx context.Context) error {
-	m := d.managed(d.Config())
+	d.mu.Lock()
+	m := d.managed(d.cfg)
+	for _, k := range d.remove {
+		m[k] = true
+	}
+	d.mu.Unlock()
 	keep := func(k ipvs.ServiceKey) bool { return m[k] }
 	have, err := ipvs.Read(ctx, d.table, keep)
 	if err == nil && dests(have) < dests(d.snapshotHave())/2 {
@@ -378,21 +391,16 @@ func dests(m map[ipvs.ServiceKey]ipvs.State) int {
 	return n
 }
 
+// reload switches to cfg whole, or not at all: nothing (removals, the
+// fallbackcommand state, health) changes until the kernel has been read
+// for the virtuals new to us, so a failed read leaves the old
+// configuration in force, untouched.
 func (d *Director) reload(ctx context.Context, cfg *Config) error {
-	d.mu.Lock()
-	old := d.cfg
-	nm := d.managed(cfg)
-	for _, v := range old.Virtuals {
-		if !nm[v.Service.ServiceKey] {
-			d.remove = append(d.remove, v.Service.ServiceKey)
-			delete(d.fbOn, v.ID())
-		}
-	}
-	d.mu.Unlock()
+	old := d.Config()
+	nm, om := d.managed(cfg), d.managed(old)
 	// Virtuals new to us may already be in the kernel (we never delete
 	// what we do not manage, but we adopt what we are told to manage).
 	fresh := map[ipvs.ServiceKey]bool{}
-	om := d.managed(old)
 	for k := range nm {
 		if !om[k] {
 			fresh[k] = true
@@ -400,11 +408,28 @@ func (d *Director) reload(ctx context.Context, cfg *Config) error {
 	}
 	add, err := ipvs.Read(ctx, d.table, func(k ipvs.ServiceKey) bool { return fresh[k] })
 	if err != nil {
-		return err
+		return fmt.Errorf("reload not applied, the previous configuration stays in force: %w", err)
 	}
 	d.mu.Lock()
-	for k, s := range add {
-		d.have[k] = s
+	pending := d.remove[:0]
+	for _, k := range d.remove {
+		if !nm[k] { // managed again: no longer due for deletion
+			pending = append(pending, k)
+		}
+	}
+	d.remove = pending
+	for _, v := range old.Virtuals {
+		if !nm[v.Service.ServiceKey] {
+			d.remove = append(d.remove, v.Service.ServiceKey)
+			delete(d.fbOn, v.ID())
+		}
+	}
+	for k := range fresh {
+		if s, ok := add[k]; ok {
+			d.have[k] = s
+		} else {
+			delete(d.have, k)
+		}
 	}
 	d.cfg = cfg
 	d.checkOf = checkIDs(cfg)

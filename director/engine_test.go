@@ -365,3 +365,108 @@ func TestEnvelopeAddress(t *testing.T) {
 		}
 	}
 }
+
+// flakyTable is a Memory whose next reads (Services) fail while failReads
+// is positive, and whose DeleteService ops fail while failDeletes is.
+type flakyTable struct {
+	*ipvs.Memory
+	mu                     sync.Mutex
+	failReads, failDeletes int
+}
+
+func (f *flakyTable) Services(ctx context.Context) ([]ipvs.Service, error) {
+	f.mu.Lock()
+	fail := f.failReads > 0
+	if fail {
+		f.failReads--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, fmt.Errorf("injected read error")
+	}
+	return f.Memory.Services(ctx)
+}
+
+func (f *flakyTable) Apply(ctx context.Context, ops []ipvs.Op) error {
+	f.mu.Lock()
+	fail := f.failDeletes > 0
+	if fail {
+		f.failDeletes--
+	}
+	f.mu.Unlock()
+	var keep []ipvs.Op
+	var failed []ipvs.OpError
+	for _, op := range ops {
+		if fail && op.Kind == ipvs.DeleteService {
+			failed = append(failed, ipvs.OpError{Op: op, Err: fmt.Errorf("injected delete error")})
+			continue
+		}
+		keep = append(keep, op)
+	}
+	err := f.Memory.Apply(ctx, keep)
+	if len(failed) > 0 {
+		return &ipvs.ApplyError{Failed: failed}
+	}
+	return err
+}
+
+// A reload whose table read fails changes nothing: the old configuration
+// stays in force, whole, and no later reconcile deletes its virtuals.
+func TestFailedReloadChangesNothing(t *testing.T) {
+	f := newFarm(t, 2)
+	a := f.virtual("10.0.0.100", false)
+	b := f.virtual("10.0.0.101", false)
+	mem := ipvs.NewMemory()
+	ft := &flakyTable{Memory: mem}
+	d := New(&Config{Virtuals: []*Virtual{a, b}}, ft, Options{Resync: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	r0 := fmt.Sprintf("127.0.0.1:%d", f.ports[0])
+	r1 := fmt.Sprintf("127.0.0.1:%d", f.ports[1])
+	waitTable(t, mem, has("tcp:10.0.0.101:80 -> "+r1), "b up")
+	waitTable(t, mem, has("tcp:10.0.0.100:80 -> "+r1), "a up")
+
+	c := f.virtual("10.0.0.102", false)
+	ft.mu.Lock()
+	ft.failReads = 1
+	ft.mu.Unlock()
+	if err := d.Reload(context.Background(), &Config{Virtuals: []*Virtual{a, c}}); err == nil {
+		t.Fatal("reload with a failing table read reported success")
+	}
+	if got := d.Config().Virtuals; len(got) != 2 || got[1] != b {
+		t.Fatalf("config in force changed by a failed reload: %v", got)
+	}
+	// A health change makes the next reconcile: it must not delete b.
+	f.set(0, true)
+	waitTable(t, mem, lacks("tcp:10.0.0.100:80 -> "+r0), "a's sick real out")
+	waitTable(t, mem, lacks("tcp:10.0.0.101:80 -> "+r0), "b's sick real out")
+	if tb := table(t, mem); !strings.Contains(tb, "tcp:10.0.0.101:80 -> "+r1) || strings.Contains(tb, "10.0.0.102") {
+		t.Fatalf("a failed reload changed the table:\n%s", tb)
+	}
+}
+
+// A virtual a reload dropped stays due for deletion until the kernel has
+// really deleted it: a failed delete is retried at the next resync.
+func TestReloadRetriesFailedRemoval(t *testing.T) {
+	f := newFarm(t, 1)
+	a := f.virtual("10.0.0.100", false)
+	b := f.virtual("10.0.0.101", false)
+	mem := ipvs.NewMemory()
+	ft := &flakyTable{Memory: mem}
+	d := New(&Config{Virtuals: []*Virtual{a, b}}, ft, Options{Resync: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	r0 := fmt.Sprintf("127.0.0.1:%d", f.ports[0])
+	waitTable(t, mem, has("tcp:10.0.0.101:80 -> "+r0), "b up")
+	ft.mu.Lock()
+	ft.failDeletes = 1
+	ft.mu.Unlock()
+	if err := d.Reload(context.Background(), &Config{Virtuals: []*Virtual{a}}); err == nil {
+		t.Fatal("reload whose delete failed reported success")
+	}
+	waitTable(t, mem, lacks("10.0.0.101"), "dropped virtual deleted on retry")
+}

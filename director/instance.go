@@ -136,9 +136,9 @@ func (in *Instance) reload(ctx context.Context, d *Director, log *slog.Logger) e
 func ErrorLine(err error) string {
 	var ce *Error
 	if errors.As(err, &ce) && ce.Line > 0 {
-		return fmt.Sprintf("Error [%d] reading file %s at line %d: %s", os.Getpid(), ce.File, ce.Line, ce.Msg)
+		return fmt.Sprintf("Error [%d] reading file %s at line %d: %s", os.Getpid(), printable(ce.File), ce.Line, printable(ce.Msg))
 	}
-	return fmt.Sprintf("Error [%d] reading file: %v", os.Getpid(), err)
+	return fmt.Sprintf("Error [%d] reading file: %s", os.Getpid(), printable(err.Error()))
 }
 
 // stamp is what autoreload compares: mtime first, content when it moved.

@@ -218,6 +218,11 @@ func ParseFile(path string, opts ParseOptions) (*Config, error) {
 	if err := checksSupported(cfg); err != nil {
 		return nil, err
 	}
+	if opts.FindConfig != nil {
+		if err := executeCycles(path, cfg, opts); err != nil {
+			return nil, err
+		}
+	}
 	return cfg, nil
 }
 
@@ -340,7 +345,7 @@ type cfParser struct {
 }
 
 func (p *cfParser) errf(line int, format string, args ...any) error {
-	return &Error{File: p.name, Line: line, Msg: fmt.Sprintf(format, args...)}
+	return &Error{File: p.name, Line: line, Msg: printable(fmt.Sprintf(format, args...))}
 }
 
 // next returns the next line without its "\n".
@@ -647,6 +652,7 @@ func (p *cfParser) global(line string) error {
 		if !p.execSeen[c] {
 			p.execSeen[c] = true
 			p.cfg.Global.Execute = append(p.cfg.Global.Execute, c)
+			p.cfg.executeLine = append(p.cfg.executeLine, n)
 		}
 	case "fork":
 		p.cfg.Global.Fork, err = p.yesNo(n, name, v)
@@ -666,7 +672,11 @@ func (p *cfParser) global(line string) error {
 		if v == "" {
 			return p.errf(n, "no email from address specified")
 		}
-		p.cfg.Global.EmailAlertFrom = cfTrimRightSpace(v)
+		from := cfTrimRightSpace(v)
+		if err := p.mailHeader(n, "emailalertfrom", from); err != nil {
+			return err
+		}
+		p.cfg.Global.EmailAlertFrom = from
 	case "smtp":
 		g.smtp, err = p.smtp(n, v)
 	case "maintenancedir":
@@ -704,6 +714,9 @@ func (p *cfParser) emailAlert(line int, v string) ([]string, error) {
 	var out []string
 	for _, a := range strings.Split(s, ",") {
 		if a = strings.TrimSpace(a); a != "" {
+			if err := p.mailHeader(line, "emailalert", a); err != nil {
+				return nil, err
+			}
 			out = append(out, a)
 		}
 	}
@@ -711,6 +724,18 @@ func (p *cfParser) emailAlert(line int, v string) ([]string, error) {
 		return nil, p.errf(line, "no email address specified")
 	}
 	return out, nil
+}
+
+// mailHeader refuses control characters in what becomes a mail header
+// (From, To, Subject): a CR or LF there would let the file add headers
+// (Bcc:) or end the headers early.
+func (p *cfParser) mailHeader(line int, name, v string) error {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return p.errf(line, "invalid %s %s: control character %s (it would go into the mail headers)", name, cfQuote(v), cfQuote(string(c)))
+		}
+	}
+	return nil
 }
 
 func (p *cfParser) emailAlertFreq(line int, v string) (int, error) {
@@ -1473,9 +1498,11 @@ func (p *cfParser) virtualLine(vs *cfVstate, raw, rcmd string) error {
 		s, e := p.smtp(n, val)
 		vs.smtp, err = &s, e
 	case "servicename":
-		v.ServiceName = val
+		// A CRLF file's CR is whitespace here as everywhere.
+		v.ServiceName = cfTrimRightSpace(val)
+		err = p.mailHeader(n, "servicename", v.ServiceName)
 	case "comment":
-		v.Comment = val
+		v.Comment = cfTrimRightSpace(val)
 	default:
 		return p.unknownVirtual(raw, rcmd)
 	}

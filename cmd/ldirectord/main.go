@@ -28,16 +28,23 @@ const version = "ldirectord (lvsdirector) 0.1"
 
 // Exit codes, as ldirectord's.
 const (
-	exitOK       = 0
-	exitFail     = 1
-	exitConfig   = 2
-	exitStopped  = 3
-	exitUsage    = 255
-	childEnv     = "LDIRECTORD_DAEMON_CHILD"
-	usageMessage = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -v|--version\n"
+	exitOK      = 0
+	exitFail    = 1
+	exitConfig  = 2
+	exitStopped = 3
+	exitUsage   = 255
+	childEnv    = "LDIRECTORD_DAEMON_CHILD"
+	// executeDepthEnv counts the execute= runs above this one.
+	executeDepthEnv = "LDIRECTORD_EXECUTE_DEPTH"
+	maxExecuteDepth = 16
+	usageMessage    = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -v|--version\n"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// parseOptions follow execute= as runSelf will, so a cycle is refused at
+// its line instead of running ldirectord without end.
+var parseOptions = director.ParseOptions{FindConfig: findConfig}
 
 type invocation struct {
 	debug   bool
@@ -96,15 +103,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	inv.path = findConfig(inv.config)
 	if inv.path == "" {
-		fmt.Fprintf(stderr, "Config file %s not found\n", inv.config)
+		fmt.Fprintf(stderr, "Config file %s not found%s\n", quoteOdd(inv.config), notRegular(inv.config))
 		return exitFail
 	}
 	// As ldirectord: the file is parsed before any command, so a broken
 	// file is reported by status/stop/reload too (exit 2). Unlike
 	// ldirectord, the pid file of a running instance is left alone.
-	cfg, err := director.ParseFile(inv.path, director.ParseOptions{})
+	cfg, err := director.ParseFile(inv.path, parseOptions)
 	if err != nil {
 		fmt.Fprintln(stderr, director.ErrorLine(err))
+		return exitConfig
+	}
+	// execute= cycles are refused at parse; this bounds what the files
+	// could still do if they changed between two nested runs.
+	if d, _ := strconv.Atoi(os.Getenv(executeDepthEnv)); d >= maxExecuteDepth {
+		fmt.Fprintf(stderr, "Error [%d] reading file %s: execute= nested %d deep; refusing to run ldirectord again (a cycle?)\n", os.Getpid(), inv.path, d)
 		return exitConfig
 	}
 	// The appliance's own settings (metrics): read where a daemon may
@@ -142,12 +155,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return start(inv, cfg, stdout, stderr)
 	case "reload", "force-reload":
-		pid := runningPID(inv)
-		if pid <= 0 {
+		d, _ := findDaemon(pidFile(inv))
+		if d == nil {
 			fmt.Fprintf(stderr, "ldirectord is not running for %s\n", inv.path)
 			return exitFail
 		}
-		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		defer d.close()
+		if err := d.signal(syscall.SIGHUP); err != nil {
 			fmt.Fprintf(stderr, "reload: %v\n", err)
 			return exitFail
 		}
@@ -171,15 +185,35 @@ func settingsErrorLine(err error) string {
 	return fmt.Sprintf("Error [%d] reading settings: %v", os.Getpid(), err)
 }
 
-// findConfig looks in /etc/ha.d, then /etc/ha.d/conf, then the path itself.
+// findConfig looks in /etc/ha.d, then /etc/ha.d/conf, then the path
+// itself, for a regular file (as ldirectord's -f test).
 func findConfig(name string) string {
+	for _, p := range configCandidates(name) {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
+}
+
+func configCandidates(name string) []string {
 	dir := os.Getenv("LDIRECTORD_CONFDIR") // tests only
 	if dir == "" {
 		dir = "/etc/ha.d"
 	}
-	for _, p := range []string{filepath.Join(dir, name), filepath.Join(dir, "conf", name), name} {
-		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
-			return p
+	return []string{filepath.Join(dir, name), filepath.Join(dir, "conf", name), name}
+}
+
+// notRegular says why a name findConfig skipped was no config file: a
+// directory (or FIFO, device) there is not "not found".
+func notRegular(name string) string {
+	for _, p := range configCandidates(name) {
+		if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
+			what := "not a regular file"
+			if st.IsDir() {
+				what = "a directory"
+			}
+			return fmt.Sprintf(" (%s is %s)", quoteOdd(p), what)
 		}
 	}
 	return ""
@@ -193,22 +227,19 @@ func pidFile(inv invocation) string {
 	return filepath.Join(dir, "ldirectord."+inv.cfgName+".pid")
 }
 
-// runningPID returns the pid in the pid file if that process is an
-// ldirectord, 0 if there is no pid file, -1 if it is stale.
+// runningPID returns the pid of the daemon holding the pid file, 0 if
+// there is no pid file, -1 if it is stale (nobody holds it, whatever
+// process has that pid now).
 func runningPID(inv invocation) int {
-	b, err := os.ReadFile(pidFile(inv))
-	if err != nil {
+	d, stale := findDaemon(pidFile(inv))
+	if d == nil {
+		if stale {
+			return -1
+		}
 		return 0
 	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return -1
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !strings.Contains(string(cmdline), "ldirectord") {
-		return -1
-	}
-	return pid
+	d.close()
+	return d.pid
 }
 
 func status(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
@@ -233,23 +264,37 @@ func status(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int 
 }
 
 // stop sends TERM and, unlike ldirectord, waits (up to a minute) for the
-// daemon to finish its cleanstop, so "stop; start" elsewhere is safe.
+// daemon to finish its cleanstop and let go of its pid file, so "stop;
+// start" elsewhere is safe. Only the process holding the pid file is ever
+// signalled.
 func stop(inv invocation, stdout, stderr io.Writer) int {
-	pid := runningPID(inv)
-	if pid <= 0 {
+	d, _ := findDaemon(pidFile(inv))
+	if d == nil {
 		return exitOK
 	}
-	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
+	defer d.close()
+	if err := d.signal(syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		fmt.Fprintf(stderr, "stop: %v\n", err)
 		return exitFail
 	}
-	deadline := time.Now().Add(time.Minute)
+	deadline := time.Now().Add(stopWait)
 	for time.Now().Before(deadline) {
-		if syscall.Kill(pid, 0) != nil {
+		if !d.alive() {
 			return exitOK
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	fmt.Fprintf(stderr, "ldirectord (pid %d) did not stop within a minute\n", pid)
+	fmt.Fprintf(stderr, "ldirectord (pid %d) did not stop within %v\n", d.pid, stopWait)
 	return exitFail
+}
+
+// stopWait bounds how long stop waits for the daemon (tests shorten it).
+var stopWait = time.Minute
+
+// quoteOdd quotes s only when it holds bytes that must not be echoed raw.
+func quoteOdd(s string) string {
+	if q := strconv.Quote(s); q[1:len(q)-1] != s {
+		return q
+	}
+	return s
 }

@@ -127,3 +127,44 @@ func TestMetricsPortTaken(t *testing.T) {
 		t.Fatalf("rc %d stderr %q", rc, errs)
 	}
 }
+
+// An execute= cycle is refused before any command runs (ldirectord would
+// run itself without end: 332 processes in 5 s under "status").
+func TestExecuteCycleRefused(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	t.Setenv("LDIRECTORD_CONFDIR", dir)
+	a := filepath.Join(dir, "a.cf")
+	os.WriteFile(a, []byte("execute=b.cf\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b.cf"), []byte("# b\nexecute=a.cf\nvirtual=10.0.0.101:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	for _, cmd := range []string{"status", "start", "stop", "reload"} {
+		rc, _, errs := runCLI(t, a, cmd)
+		if rc != 2 || !strings.Contains(errs, "reading file "+filepath.Join(dir, "b.cf")+" at line 2") || !strings.Contains(errs, "cycle") {
+			t.Errorf("%s: rc %d stderr %q", cmd, rc, errs)
+		}
+	}
+	// Nested runs are bounded even if the files changed under them.
+	os.WriteFile(filepath.Join(dir, "b.cf"), []byte("virtual=10.0.0.101:80\n\treal=10.0.1.11:80 masq\n"), 0o644)
+	t.Setenv(executeDepthEnv, "16")
+	if rc, _, errs := runCLI(t, a, "status"); rc != 2 || !strings.Contains(errs, "nested 16 deep") {
+		t.Errorf("depth bound: rc %d stderr %q", rc, errs)
+	}
+}
+
+// A directory where the config should be is named as such, not "not found".
+func TestConfigIsADirectory(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("LDIRECTORD_RUNDIR", dir)
+	t.Setenv("LDIRECTORD_CONFDIR", filepath.Join(dir, "etc"))
+	cf := filepath.Join(dir, "d.cf")
+	os.Mkdir(cf, 0o755)
+	rc, _, errs := runCLI(t, cf, "status")
+	if rc != 1 || !strings.Contains(errs, "is a directory") {
+		t.Fatalf("rc %d stderr %q", rc, errs)
+	}
+	// Bytes from the command line are quoted, not echoed raw.
+	rc, _, errs = runCLI(t, filepath.Join(dir, "no\x1b[2J.cf"), "status")
+	if rc != 1 || strings.ContainsRune(errs, 0x1b) || !strings.Contains(errs, "not found") {
+		t.Fatalf("rc %d stderr %q", rc, errs)
+	}
+}

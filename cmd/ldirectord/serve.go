@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -82,12 +84,19 @@ func serveDaemon(inv invocation, cfg *director.Config) int {
 			_ = syscall.Dup2(int(null.Fd()), fd)
 		}
 	}
-	pf := pidFile(inv)
-	if err := os.WriteFile(pf, []byte(fmt.Sprintf("%d\n", os.Getpid())), 0o644); err != nil {
-		fmt.Fprintf(ready, "cannot write pid file: %v\n", err)
+	// The lock first: of two daemons started at once, the one that does
+	// not get it touches nothing.
+	lock, err := lockPidFile(pidFile(inv))
+	if err != nil {
+		var running errRunning
+		if errors.As(err, &running) {
+			fmt.Fprintf(ready, "ldirectord for %s is %v\n", inv.path, running)
+		} else {
+			fmt.Fprintf(ready, "cannot write pid file: %v\n", err)
+		}
 		return exitFail
 	}
-	defer os.Remove(pf)
+	defer lock.release()
 	return serve(inv, cfg, ready, os.Stdout, os.Stderr)
 }
 
@@ -158,6 +167,7 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 
 	in := &director.Instance{
 		Path:    inv.path,
+		Parse:   parseOptions,
 		Table:   table,
 		Log:     log,
 		Reload:  reload,
@@ -240,6 +250,8 @@ func runSelf(config, cmd string) {
 	}
 	c := exec.Command(self, config, cmd)
 	c.Stdout, c.Stderr = os.Stdout, os.Stderr
+	depth, _ := strconv.Atoi(os.Getenv(executeDepthEnv))
+	c.Env = append(os.Environ(), executeDepthEnv+"="+strconv.Itoa(depth+1))
 	done := make(chan struct{})
 	go func() { _ = c.Run(); close(done) }()
 	select {

@@ -28,29 +28,49 @@ settle() {
 	return 1
 }
 
+# term NAME: SIGTERM and give it 30 s to clean up (bg_stop kills after 5).
+term() {
+	local pid
+	pid=$(bg_pid "$1") && kill -TERM "$pid" 2>/dev/null && wait_until 30000 eval "! _alive $pid"
+	bg_stop "$1"
+}
+
 # compare NAME CFG N: run the reference, then ours, compare settled tables.
+# Each must settle on N destinations and leave nothing behind when stopped
+# (cleanstop=yes by default): both are assertions.
 compare() {
-	local name=$1 cfg=$2 n=$3 ref ours
+	local name=$1 cfg=$2 n=$3 ref ours refok=1 oursok=1
 	in_dir ipvsadm -C
 	bg_start ref ip netns exec dir $REF -d "$cfg" start
-	ref=$(settle "$n") || log "reference did not settle on $n destinations"
-	bg_stop ref
+	if ref=$(settle "$n"); then
+		pass "$name: the reference settles on $n destinations"
+	else
+		refok=
+		fail "$name: the reference settles on $n destinations" "got $(printf '%s\n' "$ref" | grep -c '^-a')"
+	fi
+	term ref
+	assert_eq "$name: the reference cleans up on stop" "$(ipvs_table)" ""
 	in_dir ipvsadm -C
 	bg_start ours ip netns exec dir $LD -d "$cfg" start
-	ours=$(settle "$n") || log "ours did not settle on $n destinations"
-	bg_stop ours
-	if [ -n "$ref" ] && [ "$ref" = "$ours" ]; then
+	if ours=$(settle "$n"); then
+		pass "$name: ours settles on $n destinations"
+	else
+		oursok=
+		fail "$name: ours settles on $n destinations" "got $(printf '%s\n' "$ours" | grep -c '^-a')"
+	fi
+	term ours
+	assert_eq "$name: ours cleans up on stop" "$(ipvs_table)" ""
+	in_dir ipvsadm -C
+	if [ -n "$refok" ] && [ -n "$oursok" ] && [ "$ref" = "$ours" ]; then
 		pass "$name: same table as ldirectord"
 		printf '%s\n' "$ours" | sed 's/^/      /'
 	else
-		fail "$name: tables differ" "see diff"
+		fail "$name: same table as ldirectord" "see diff"
 		printf '%s\n' "$ref" > "$E2E_TMP/ref.table"
 		printf '%s\n' "$ours" > "$E2E_TMP/ours.table"
 		diff -u "$E2E_TMP/ref.table" "$E2E_TMP/ours.table" | sed 's/^/      /'
 		bg_log ours | tail -n 20 | sed 's/^/      ours| /'
 	fi
-	# Both must clean up (cleanstop=yes by default).
-	in_dir ipvsadm -C
 }
 
 farm_up 4

@@ -58,3 +58,72 @@ EOF
 	assert_eq "SIGTERM with cleanstop empties our virtual" "$(in_dir ipvsadm -Ln -t $VIP:80 >/dev/null 2>&1; echo $?)" 1
 	farm_down
 }
+
+# daemons CF: how many ldirectord daemons serve CF (the start parents have
+# exited by then; the bracket keeps this grep from counting itself).
+daemons() {
+	local p
+	for p in /proc/[0-9]*; do
+		tr '\0' ' ' < "$p/cmdline" 2>/dev/null
+		echo
+	done | grep -c "ldirector[d] $1 start"
+}
+
+test_stale_pid_file_never_kills_a_lookalike() {
+	printf 'checkinterval=1\nlogfile="/tmp/e2e/p.log"\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n' > /tmp/e2e/p.cf
+	touch /tmp/e2e/ldirectord.log
+	tail -f /tmp/e2e/ldirectord.log >/dev/null 2>&1 &
+	local tailpid=$! pf=/var/run/ldirectord.p.cf.pid
+	# A crashed daemon's pid file, its pid since reused by the tail.
+	echo $tailpid > $pf
+	assert_match "the lookalike's command line says ldirectord" "$(tr '\0' ' ' < /proc/$tailpid/cmdline)" "ldirectord"
+	assert_eq "status: stale pid file, exit 1" "$($LD /tmp/e2e/p.cf status >/dev/null 2>&1; echo $?)" 1
+	assert_eq "reload: not running, exit 1" "$($LD /tmp/e2e/p.cf reload >/dev/null 2>&1; echo $?)" 1
+	assert_eq "stop: nothing to stop, exit 0" "$($LD /tmp/e2e/p.cf stop >/dev/null 2>&1; echo $?)" 0
+	sleep 0.5
+	check "the unrelated tail -f lives on" _alive $tailpid
+	# A start takes the stale file over, and stop stops only the daemon.
+	check "start over the stale pid file" $LD /tmp/e2e/p.cf start
+	local dpid
+	dpid=$(cat $pf)
+	assert_match "status names the daemon" "$($LD /tmp/e2e/p.cf status 2>/dev/null)" "running with pid: $dpid\$"
+	check_not "the daemon is not the tail" test "$dpid" = "$tailpid"
+	check "stop" $LD /tmp/e2e/p.cf stop
+	wait_until 3000 eval "! _alive $dpid" && pass "the daemon is gone" || fail "the daemon is gone" "pid $dpid"
+	check "the tail -f still lives" _alive $tailpid
+	kill $tailpid
+}
+
+test_two_starts_at_once_one_daemon() {
+	local cf=/tmp/e2e/two.cf round rcs out
+	printf 'checkinterval=1\nlogfile="/tmp/e2e/two.log"\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n' > $cf
+	for round in 1 2 3; do
+		rm -f "$E2E_TMP"/start.*
+		$LD $cf start > "$E2E_TMP/start.1" 2>&1 & local p1=$!
+		$LD $cf start > "$E2E_TMP/start.2" 2>&1 & local p2=$!
+		wait $p1; rcs="$?"
+		wait $p2; rcs="$rcs $?"
+		out=$(cat "$E2E_TMP"/start.*)
+		log "round $round: exit codes $rcs; $(echo $out)"
+		assert_eq "round $round: one daemon" "$(daemons $cf)" 1
+		# The loser either saw the daemon (ldirectord's "Exiting", 0) or
+		# lost the lock race: exit 1 saying so.
+		case "$rcs" in
+		"0 0") assert_match "round $round: the second start saw the first" "$out" "Exiting from ldirectord start" ;;
+		"0 1" | "1 0") assert_match "round $round: the loser says why" "$out" "already running with pid [0-9]+" ;;
+		*) fail "round $round: exit codes" "$rcs: $out" ;;
+		esac
+		check "round $round: stop" $LD $cf stop
+		assert_eq "round $round: no daemon left" "$(daemons $cf)" 0
+	done
+}
+
+test_execute_cycle_refused() {
+	printf 'execute=/tmp/e2e/cyc2.cf\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n' > /tmp/e2e/cyc1.cf
+	printf '# two\nexecute=/tmp/e2e/cyc1.cf\nvirtual=10.0.0.101:80\n\treal=10.0.1.11:80 masq\n' > /tmp/e2e/cyc2.cf
+	local out rc
+	out=$(timeout 20 $LD /tmp/e2e/cyc1.cf status 2>&1); rc=$?
+	assert_eq "execute= cycle: status exits 2" "$rc" 2
+	assert_match "the cycle is named at its line" "$out" "reading file /tmp/e2e/cyc2.cf at line 2: .*cycle"
+	assert_eq "no ldirectord left running" "$(for p in /proc/[0-9]*; do tr '\0' ' ' < $p/cmdline 2>/dev/null; echo; done | grep -c 'ldirector[d] /tmp/e2e/cyc')" 0
+}
