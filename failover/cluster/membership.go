@@ -106,7 +106,7 @@ func (m *Machine) markDead(p *peer) {
 	m.recoverDeadResources(p)
 	p.anyPackets = false
 	p.heardStatus = false
-	p.track.reset()
+	p.track.dead()
 }
 
 // checkCommUp: communications are up once every node was heard from or
