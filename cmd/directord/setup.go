@@ -16,6 +16,8 @@ import (
 	"github.com/lvsdirector/director/failover/ipaddr"
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
+	"github.com/lvsdirector/director/failover/wire"
+	"github.com/lvsdirector/director/internal/settings"
 )
 
 // nextGeneration reads, bumps and writes the generation number (heartbeat's
@@ -41,6 +43,23 @@ func nextGeneration(dir string) (uint64, error) {
 		return 0, err
 	}
 	return g, os.Rename(tmp, p)
+}
+
+// acceptAnyAuthIndex applies [heartbeat] accept_any_auth_index to the
+// keyring and warns for every crc index it lets in.
+func acceptAnyAuthIndex(cfg *haconf.Config, st *settings.Settings, haDir string, log *slog.Logger) {
+	if !st.Heartbeat.AcceptAnyAuthIndex {
+		return
+	}
+	cfg.Keys.AnyIndex = true
+	log.Warn(fmt.Sprintf("%s: accept_any_auth_index = true: packets signed with any index of %s are accepted",
+		st.File, filepath.Join(haDir, haconf.AuthkeysName)))
+	for i := range wire.MaxKeys {
+		if k, ok := cfg.Keys.Lookup(i); ok && k.Method == wire.CRC && i != cfg.Keys.Send {
+			log.Warn(fmt.Sprintf("INSECURE: %s: index %d is crc and accept_any_auth_index is on: anyone who can send to the heartbeat link can forge packets",
+				filepath.Join(haDir, haconf.AuthkeysName), i))
+		}
+	}
 }
 
 // mediaSpecs turns ha.cf media into sockets to open.
