@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lvsdirector/director/failover/haconf"
@@ -28,12 +27,12 @@ func nextGeneration(dir string) (uint64, error) {
 	p := filepath.Join(dir, "hb_generation")
 	var g uint64
 	if b, err := os.ReadFile(p); err == nil {
-		g, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if g, err = parseGeneration(p, b); err != nil {
+			return 0, err
+		}
 	}
 	if now := uint64(time.Now().Unix()); g < now {
 		g = now
-	} else {
-		g++
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
