@@ -145,3 +145,24 @@ func TestDeadNodeReturnsOnlyWithNewerPackets(t *testing.T) {
 		t.Fatalf("restarted peer is %q, want init\n%s", st, logs(acts))
 	}
 }
+
+// A healed partition starts from the returning node's current state: what
+// it sent while it was held dead is not asked for again (and, being older
+// than its return, would be dropped anyway).
+func TestHealedNodeNotAskedForThePartition(t *testing.T) {
+	s := stableCluster(t, FailbackOn)
+	s.block = func(_, _, _ string, _ Msg) bool { return true }
+	s.run(15 * time.Second)
+	s.block = nil
+	from := len(s.trace)
+	s.run(3 * time.Second)
+	if !hasLog(s.node("vm"), 0, "node peer returning after partition") {
+		t.Fatalf("partition heal not seen")
+	}
+	for _, x := range s.trace[from:] {
+		if x.node == "vm" && x.msg.Type == "NS_rexmit" {
+			t.Errorf("vm asked the healed peer for the partition's messages: %s", x.msg)
+		}
+	}
+	s.runUntil(5*time.Second, "one holder per group", func() bool { return s.placed(preferred) })
+}

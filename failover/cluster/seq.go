@@ -221,6 +221,14 @@ func (m *Machine) classify(p *peer, msg Msg) classified {
 	if p.status == stDead && !restart && seq <= t.last {
 		return classified{verdict: drop} // seen before it died, or older
 	}
+	if pass.healed {
+		// What it sent while we held it dead is of no use now (the
+		// split-brain repair starts from its current state): no
+		// retransmission of it, and nothing older is taken later.
+		t.missing = nil
+		t.last = seq
+		return pass
+	}
 	switch {
 	case t.last == 0 || seq == t.last+1:
 		t.last = seq
