@@ -158,7 +158,11 @@ test_graceful_stop_hands_over_at_once() {
 	dd_start a dir; dd_start b dir2
 	wait_until 30000 holds dir $VIP || die "A did not take the group with deadtime 8: $(tail -n 5 /tmp/e2e/ha-a/ha.log)"
 	wait_until 10000 sh -c "$CTL --socket /tmp/e2e/b.sock status | grep -qE '^  a +active'" || die "B does not see A active"
-	wait_until 10000 sh -c "$CTL --socket /tmp/e2e/a.sock status | grep -q '$(rsip 2):80 *weight 1 *up'" || die "A's director not up"
+	if ! wait_until 30000 sh -c "$CTL --socket /tmp/e2e/a.sock status | grep -q '$(rsip 2):80 *weight 1 *up'"; then
+		$CTL --socket /tmp/e2e/a.sock status 2>&1 | sed 's/^/      A status| /'
+		tail -n 20 /tmp/e2e/ha-a/ha.log | sed 's/^/      A| /'
+		die "A's director not up 30 s after A took the group"
+	fi
 	sleep 2
 	t0=$(now_ms)
 	kill -TERM "$(bg_pid dda)"
