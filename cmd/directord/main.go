@@ -81,6 +81,7 @@ func run() int {
 	for _, w := range cfg.Warnings {
 		log.Warn(w.Error())
 	}
+	acceptAnyAuthIndex(cfg, st, *haDir, log)
 	gen, err := nextGeneration(*stateDir)
 	if err != nil {
 		log.Error("generation: " + err.Error())

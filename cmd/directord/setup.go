@@ -11,14 +11,15 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/lvsdirector/director/failover/haconf"
 	"github.com/lvsdirector/director/failover/ipaddr"
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
+	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/internal/cfgfile"
+	"github.com/lvsdirector/director/internal/settings"
 )
 
 // nextGeneration reads, bumps and writes the generation number (heartbeat's
@@ -28,18 +29,40 @@ import (
 func nextGeneration(dir string) (uint64, error) {
 	p := filepath.Join(dir, "hb_generation")
 	var g uint64
-	if b, err := os.ReadFile(p); err == nil {
-		g, _ = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	// A regular file of bounded size only: a FIFO or a device there would
+	// hang or flood the start like any other file we read.
+	switch b, err := cfgfile.ReadFile(p); {
+	case err == nil:
+		if g, err = parseGeneration(p, b); err != nil {
+			return 0, err
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return 0, err
 	}
 	if now := uint64(time.Now().Unix()); g < now {
 		g = now
-	} else {
-		g++
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return 0, err
 	}
 	return g, writeFileSync(p, []byte(strconv.FormatUint(g, 10)+"\n"), 0o644)
+}
+
+// acceptAnyAuthIndex applies [heartbeat] accept_any_auth_index to the
+// keyring and warns for every crc index it lets in.
+func acceptAnyAuthIndex(cfg *haconf.Config, st *settings.Settings, haDir string, log *slog.Logger) {
+	if !st.Heartbeat.AcceptAnyAuthIndex {
+		return
+	}
+	cfg.Keys.AnyIndex = true
+	log.Warn(fmt.Sprintf("%s: accept_any_auth_index = true: packets signed with any index of %s are accepted",
+		st.File, filepath.Join(haDir, haconf.AuthkeysName)))
+	for i := range wire.MaxKeys {
+		if k, ok := cfg.Keys.Lookup(i); ok && k.Method == wire.CRC && i != cfg.Keys.Send {
+			log.Warn(fmt.Sprintf("INSECURE: %s: index %d is crc and accept_any_auth_index is on: anyone who can send to the heartbeat link can forge packets",
+				filepath.Join(haDir, haconf.AuthkeysName), i))
+		}
+	}
 }
 
 // mediaSpecs turns ha.cf media into sockets to open.

@@ -17,6 +17,15 @@ const (
 	startupPadFor      = 5 * time.Second
 )
 
+// maxPeerDeadtime bounds the dead time a peer may advertise (dt): twice
+// ours, and at least ours plus heartbeat's start-up pad. heartbeat takes
+// any dt, so one forged status with dt=ffffffff kept a silent peer "active"
+// for 49 days; a genuine peer with a longer deadtime than ours is declared
+// dead a little early, never late.
+func (m *Machine) maxPeerDeadtime() time.Duration {
+	return max(2*m.cfg.Deadtime, m.cfg.Deadtime+startupDeadtimePad)
+}
+
 type peer struct {
 	name   string
 	status string // init, up, active (as announced) or dead
@@ -24,7 +33,8 @@ type peer struct {
 	lastStatus  time.Time     // local arrival time of its last status
 	heardStatus bool          // lastStatus is from a real status message
 	statusSeq   uint64        // seq of that status
-	deadtime    time.Duration // its advertised dt; 0 = ours
+	deadtime    time.Duration // its advertised dt, clamped; 0 = ours
+	advertised  uint64        // its dt as sent, in ms (to log a clamp once)
 
 	anyPackets   bool // heard from since start / since declared dead
 	hasResources bool // legacy mode's STONITH decision (cleared by shutdone)
@@ -106,7 +116,7 @@ func (m *Machine) markDead(p *peer) {
 	m.recoverDeadResources(p)
 	p.anyPackets = false
 	p.heardStatus = false
-	p.track.reset()
+	p.track.dead()
 }
 
 // checkCommUp: communications are up once every node was heard from or
@@ -175,7 +185,14 @@ func (m *Machine) onStatus(p *peer, msg Msg) {
 	}
 	if dt := msg.Get("dt"); dt != "" {
 		if ms, err := strconv.ParseUint(dt, 16, 32); err == nil && ms > 0 {
-			p.deadtime = time.Duration(ms) * time.Millisecond
+			d, bound := time.Duration(ms)*time.Millisecond, m.maxPeerDeadtime()
+			if d > bound {
+				if ms != p.advertised {
+					m.logf(Warn, "node %s advertises a dead time of %d ms; using %d ms (at most twice ours)", p.name, ms, bound.Milliseconds())
+				}
+				d = bound
+			}
+			p.deadtime, p.advertised = d, ms
 		}
 	}
 	p.lastStatus = m.now

@@ -255,3 +255,36 @@ func TestThreeNodeMembership(t *testing.T) {
 		}
 	}
 }
+
+// An advertised dead time is bounded (twice ours, here 20 s): one status
+// with dt=ffffffff (49 days) must not keep a silent peer alive. A dt under
+// the bound (heartbeat's start-up 12 s) is taken as it is.
+func TestAdvertisedDeadtimeClamped(t *testing.T) {
+	for _, tc := range []struct {
+		dt       string
+		deadAt   time.Duration // silent for longer than this: dead
+		quietLog bool
+	}{
+		{"ffffffff", 20 * time.Second, false},
+		{"2ee0", 12 * time.Second, true},
+		{"4e21", 20 * time.Second, false}, // 20.001 s: just over
+	} {
+		f := newFed(t, testConfig("vm", 100, FailbackOn))
+		f.recv(f.msg("status", "st", "active", "dt", "2710"), "eth0")
+		f.recv(f.msg("starting"), "eth0")
+		acts := f.recv(f.msg("status", "st", "active", "dt", tc.dt), "eth0")
+		if clamped := strings.Contains(logs(acts), "advertises a dead time"); clamped == tc.quietLog {
+			t.Errorf("dt=%s: clamp logged %v:\n%s", tc.dt, clamped, logs(acts))
+		}
+		last := f.now
+		for f.m.NodeStatus("peer") != stDead {
+			if f.now.Sub(last) > tc.deadAt+time.Second {
+				t.Fatalf("dt=%s: peer still %q after %v of silence", tc.dt, f.m.NodeStatus("peer"), f.now.Sub(last))
+			}
+			f.tick(100 * time.Millisecond)
+		}
+		if silent := f.now.Sub(last); silent <= tc.deadAt-time.Second {
+			t.Errorf("dt=%s: dead after %v, want about %v", tc.dt, silent, tc.deadAt)
+		}
+	}
+}

@@ -129,6 +129,13 @@ func (t *seqTrack) reset() {
 	t.missing = nil
 }
 
+// dead forgets what is missing (a dead node is not asked to resend) but
+// keeps last: packets up to it were seen, and a replay of them must not be
+// taken for a node coming back.
+func (t *seqTrack) dead() {
+	t.missing = nil
+}
+
 // found forgets a missing seq (it arrived, or the sender said it is lost).
 func (t *seqTrack) found(seq uint64) bool {
 	if _, ok := t.missing[seq]; !ok {
@@ -152,10 +159,13 @@ type classified struct {
 }
 
 // classify applies heartbeat's receive rules: replayed generations are
-// dropped, a higher generation on a status resets tracking (restart), the
-// same generation from a dead node is a healed partition; in-sequence,
-// gap-filling and (after a gap) newer messages are kept, the others are
-// duplicates. Messages to another node are tracked, then dropped.
+// dropped, a higher generation on a status resets tracking (restart), a
+// newer status of the same generation from a dead node is a healed
+// partition; in-sequence, gap-filling and (after a gap) newer messages are
+// kept, the others are duplicates. Messages to another node are tracked,
+// then dropped. Nothing at or below the last seq seen from a dead node is
+// taken, not even as a duplicate: tracking survives the node's death, so a
+// capture of it replayed later changes nothing.
 func (m *Machine) classify(p *peer, msg Msg) classified {
 	toUs := msg.Dest == "" || msg.Dest == m.cfg.Node
 	pass := classified{verdict: drop}
@@ -190,7 +200,7 @@ func (m *Machine) classify(p *peer, msg Msg) classified {
 	if msg.Type == "status" {
 		switch {
 		case msg.Gen == t.gen && msg.Gen > 0 && p.status == stDead:
-			if msg.Seq <= p.statusSeq {
+			if msg.Seq <= t.last || msg.Seq <= p.statusSeq {
 				return classified{verdict: drop} // stale
 			}
 			m.logf(Crit, "node %s returning after partition (same generation)", p.name)
@@ -208,6 +218,17 @@ func (m *Machine) classify(p *peer, msg Msg) classified {
 		t.gen = msg.Gen
 	}
 	seq := msg.Seq
+	if p.status == stDead && !restart && seq <= t.last {
+		return classified{verdict: drop} // seen before it died, or older
+	}
+	if pass.healed {
+		// What it sent while we held it dead is of no use now (the
+		// split-brain repair starts from its current state): no
+		// retransmission of it, and nothing older is taken later.
+		t.missing = nil
+		t.last = seq
+		return pass
+	}
 	switch {
 	case t.last == 0 || seq == t.last+1:
 		t.last = seq
@@ -236,11 +257,6 @@ func (m *Machine) classify(p *peer, msg Msg) classified {
 		if len(t.missing) == 0 {
 			m.logf(Info, "%s: all missing messages recovered", p.name)
 		}
-		return pass
-	}
-	if pass.healed || restart {
-		t.reset()
-		t.last = seq
 		return pass
 	}
 	return classified{verdict: drop} // old duplicate

@@ -68,6 +68,7 @@ func ParseAuthkeys(file string, r io.Reader) (*wire.Keyring, []Warning, error) {
 	kr := &wire.Keyring{Send: -1}
 	var warns []Warning
 	sendLine := 0
+	var crcLines [wire.MaxKeys]int // line of each index's crc
 	for i, raw := range lines {
 		line := i + 1
 		errf := func(format string, a ...any) error {
@@ -124,12 +125,22 @@ func ParseAuthkeys(file string, r io.Reader) (*wire.Keyring, []Warning, error) {
 				Msg: fmt.Sprintf("text after the key is ignored: the key is %q (keys are one word)", key)})
 		}
 		kr.Keys[idx] = wire.Key{Method: m, Secret: key}
+		if m == wire.CRC {
+			crcLines[idx] = line
+		}
 	}
 	if kr.Send < 0 {
 		return nil, nil, &Error{File: file, Msg: "no auth line: want auth <index>"}
 	}
 	if _, ok := kr.Lookup(kr.Send); !ok {
 		return nil, nil, &Error{File: file, Line: sendLine, Msg: fmt.Sprintf("Auth Key [%d] not found", kr.Send)}
+	}
+	// heartbeat starts on crc without a word; a crc is a checksum anyone
+	// can compute, so say so at its line. (Another index's crc is refused
+	// on receive unless accept_any_auth_index is set: directord warns then.)
+	if line := crcLines[kr.Send]; line > 0 {
+		warns = append(warns, Warning{File: file, Line: line, Msg: fmt.Sprintf(
+			"INSECURE: auth %d is crc, a checksum and not a signature: anyone who can send to the heartbeat link can forge packets (take the groups, hand them to a dead node); use sha1 with a secret", kr.Send)})
 	}
 	return kr, warns, nil
 }

@@ -26,11 +26,30 @@ func TestAuthkeysReference(t *testing.T) {
 	if *kr != want {
 		t.Errorf("got %+v\nwant %+v", *kr, want)
 	}
-	// The keyring signs like heartbeat: a captured datagram verifies.
+	// The keyring signs like heartbeat: a captured datagram (signed with
+	// index 3) verifies once 3 is the index in use, or any index is
+	// accepted; with auth 2 it is refused (only the index in use counts).
 	pkt := "###\n11:(0)t=status,8:(0)st=up,10:(0)dt=2710,11:(0)src=peer,8:(0)seq=1,14:(0)hg=6b0526f0," +
 		"14:(0)ts=6b0526f1,8:(0)ttl=3,%%%\n34:3 1394c27b9d04240f695e1011731ee165,"
+	if _, err := wire.Open([]byte(pkt), kr); !errors.Is(err, wire.ErrNotSendKey) {
+		t.Errorf("signed with 3 at auth 2: %v, want ErrNotSendKey", err)
+	}
+	kr.AnyIndex = true
 	if _, err := wire.Open([]byte(pkt), kr); err != nil {
 		t.Error(err)
+	}
+	kr.AnyIndex = false
+	kr.Send = 3
+	if _, err := wire.Open([]byte(pkt), kr); err != nil {
+		t.Error(err)
+	}
+}
+
+// No crc warning when crc is only listed (it is refused on receive then).
+func TestAuthkeysUnusedCRCQuiet(t *testing.T) {
+	_, warns, err := ParseAuthkeys("authkeys", strings.NewReader("auth 2\n1 crc\n2 sha1 k\n"))
+	if err != nil || len(warns) != 0 {
+		t.Errorf("%v %v", err, warns)
 	}
 }
 
@@ -41,11 +60,11 @@ func TestAuthkeysForms(t *testing.T) {
 		keys map[int]wire.Key
 		warn string
 	}{
-		{"auth 1\n1 crc\n", 1, map[int]wire.Key{1: {Method: wire.CRC}}, ""},
+		{"auth 1\n1 crc\n", 1, map[int]wire.Key{1: {Method: wire.CRC}}, "authkeys:2: INSECURE: auth 1 is crc"},
 		{"  # comment\n\n\tauth\t15   # trailing\n 15  md5 k#ey\n0 sha1 x\n", 15,
 			map[int]wire.Key{15: {Method: wire.MD5, Secret: "k#ey"}, 0: {Method: wire.SHA1, Secret: "x"}}, ""},
 		{"auth2\n2 sha1 key\n", 2, map[int]wire.Key{2: {Method: wire.SHA1, Secret: "key"}}, ""}, // sscanf("auth %d")
-		{"auth 1\nauth 2\n1 crc\n2 crc\n", 2, map[int]wire.Key{1: {Method: wire.CRC}, 2: {Method: wire.CRC}}, ""},
+		{"auth 1\nauth 2\n1 crc\n2 crc\n", 2, map[int]wire.Key{1: {Method: wire.CRC}, 2: {Method: wire.CRC}}, "authkeys:4: INSECURE: auth 2 is crc"},
 		{"auth 3\n3 sha1 my secret\n", 3, map[int]wire.Key{3: {Method: wire.SHA1, Secret: "my"}},
 			`authkeys:2: text after the key is ignored: the key is "my"`},
 		{"auth 02\n2 sha1 k\r\n", 2, map[int]wire.Key{2: {Method: wire.SHA1, Secret: "k"}}, ""},

@@ -108,9 +108,19 @@ const MaxKeys = 16
 
 // Keyring is a parsed authkeys file: the keys by index and the index used
 // to sign outgoing messages ("auth N").
+//
+// Received messages are checked only with the sending index's key unless
+// AnyIndex is set: heartbeat 3.0.6 signs with its "auth N" index alone, so
+// a peer with the same authkeys never uses another, and accepting every
+// listed index would let a packet signed with the weakest of them (a crc
+// line kept from an old example, which anyone can compute) in.
 type Keyring struct {
 	Send int
 	Keys [MaxKeys]Key
+	// AnyIndex accepts every index present, as heartbeat does (settings:
+	// [heartbeat] accept_any_auth_index), e.g. while a pair moves from
+	// one "auth N" to another one node at a time.
+	AnyIndex bool
 }
 
 // Errors of signature checks.
@@ -118,6 +128,7 @@ var (
 	ErrNoAuth     = errors.New("message carries no authentication")
 	ErrUnknownKey = errors.New("authentication key index not in authkeys")
 	ErrBadDigest  = errors.New("authentication digest does not match")
+	ErrNotSendKey = errors.New("authentication key index is not the one in use (auth N)")
 )
 
 // Lookup returns the key at index i.
@@ -145,15 +156,19 @@ func (kr *Keyring) sendIndex() int {
 	return kr.Send
 }
 
-// Check verifies digest for data with the key at index. Receivers accept
-// any index present in their authkeys. (heartbeat 3.0.6 checks netstring
-// messages with the received index's method but the key of its own
-// sending index; this checks with the received index's key, which gives
-// the same answer whenever both nodes have the same authkeys.)
+// Check verifies digest for data with the key at index, which must be the
+// sending index unless AnyIndex is set. (heartbeat 3.0.6 accepts any index
+// and checks netstring messages with the received index's method but the
+// key of its own sending index; with AnyIndex this checks with the
+// received index's key, which gives the same answer whenever both nodes
+// have the same authkeys.)
 func (kr *Keyring) Check(index int, digest string, data []byte) error {
 	k, ok := kr.Lookup(index)
 	if !ok {
 		return fmt.Errorf("key %d: %w", index, ErrUnknownKey)
+	}
+	if !kr.AnyIndex && index != kr.Send {
+		return fmt.Errorf("key %d, in use %d: %w", index, kr.Send, ErrNotSendKey)
 	}
 	if !hmac.Equal([]byte(k.Digest(data)), []byte(digest)) {
 		return ErrBadDigest

@@ -531,3 +531,37 @@ func TestAccessors(t *testing.T) {
 		t.Errorf("String() = %q", s)
 	}
 }
+
+// auth 1 / 1 sha1 KEY / 2 crc: a packet signed with the crc index (which
+// anyone can compute) is refused; only the index in use is accepted,
+// unless AnyIndex asks for heartbeat's "any listed index".
+func TestOnlyTheIndexInUse(t *testing.T) {
+	ours := &Keyring{Send: 1}
+	ours.Keys[1] = Key{Method: SHA1, Secret: "KEY"}
+	ours.Keys[2] = Key{Method: CRC}
+	forger := &Keyring{Send: 2}
+	forger.Keys[2] = Key{Method: CRC}
+	m := New("status").Add(FStatus, "active").Add(FDeadTime, "ffffffff").
+		AddControl(Control{Src: "peer", Seq: 9, Gen: 7, TS: 8, TTL: 3})
+	for _, f := range []Format{Netstring, Classic} {
+		forged, err := Encode(m, f, forger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(forged, ours); !errors.Is(err, ErrNotSendKey) {
+			t.Errorf("%v: crc-signed packet at auth 1: %v, want ErrNotSendKey", f, err)
+		}
+		genuine, err := Encode(m, f, ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Open(genuine, ours); err != nil {
+			t.Errorf("%v: packet signed with the index in use: %v", f, err)
+		}
+		relaxed := *ours
+		relaxed.AnyIndex = true
+		if _, err := Open(forged, &relaxed); err != nil {
+			t.Errorf("%v: AnyIndex refused the crc index: %v", f, err)
+		}
+	}
+}

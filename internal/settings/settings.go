@@ -1,6 +1,7 @@
 // Package settings reads the appliance's own settings file
 // (/etc/lvsdirector/settings.toml): what ldirectord.cf and ha.cf have no
-// words for, such as the metrics endpoint. Unknown keys are errors, and
+// words for, such as the metrics endpoint or which authkeys indices the
+// heartbeat peer may sign with. Unknown keys are errors, and
 // every error names the file and, where there is one, the line.
 package settings
 
@@ -34,8 +35,18 @@ const DefaultMetricsPath = "/metrics"
 type Settings struct {
 	// File is where the settings came from ("" when defaults were used
 	// because the default file does not exist).
-	File    string  `toml:"-"`
-	Metrics Metrics `toml:"metrics"`
+	File      string    `toml:"-"`
+	Metrics   Metrics   `toml:"metrics"`
+	Heartbeat Heartbeat `toml:"heartbeat"`
+}
+
+// Heartbeat is the [heartbeat] table: directord's heartbeat protocol.
+type Heartbeat struct {
+	// AcceptAnyAuthIndex accepts packets signed with any index of
+	// authkeys, as heartbeat does, instead of only the "auth N" in use
+	// (default false: a listed crc is then no way in for a forger). Turn
+	// it on only while moving a pair from one "auth N" to another.
+	AcceptAnyAuthIndex bool `toml:"accept_any_auth_index"`
 }
 
 // Metrics is the [metrics] table.

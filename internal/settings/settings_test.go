@@ -46,6 +46,23 @@ func TestDefaultsAndEmptyTable(t *testing.T) {
 	}
 }
 
+func TestHeartbeat(t *testing.T) {
+	for body, want := range map[string]bool{
+		"":              false,
+		"[heartbeat]\n": false,
+		"[heartbeat]\naccept_any_auth_index = false\n": false,
+		"[heartbeat]\naccept_any_auth_index = true\n":  true,
+	} {
+		s, err := Load(write(t, body))
+		if err != nil || s.Heartbeat.AcceptAnyAuthIndex != want {
+			t.Errorf("%q: %+v %v, want accept_any_auth_index %v", body, s, err, want)
+		}
+	}
+	if Defaults().Heartbeat.AcceptAnyAuthIndex {
+		t.Errorf("default accepts any auth index")
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.toml")
 	s, err := LoadDefault(missing)
@@ -98,6 +115,8 @@ func TestErrors(t *testing.T) {
 		{"bad listen: host", "[metrics]\nlisten = \"not a host:80\"\n", ":2: metrics.listen: \"not a host:80\": \"not a host\" is neither"},
 		{"bad listen: bracketed name", "[metrics]\nlisten = \"[localhost]:80\"\n", ":2: metrics.listen: "},
 		{"bad path", "[metrics]\nlisten = \":1\"\npath = \"metrics\"\n", ":3: metrics.path: \"metrics\" is not an absolute URL path"},
+		{"heartbeat: wrong type", "[heartbeat]\naccept_any_auth_index = \"yes\"\n", ":2: heartbeat.accept_any_auth_index: "},
+		{"heartbeat: unknown key", "[heartbeat]\naccept_any_auth_index = true\nstrict = false\n", ":3: unknown key heartbeat.strict"},
 		{"inline table", "metrics = { listen = \"x\" }\n", ":1: metrics.listen: \"x\" is not host:port"},
 	}
 	for _, c := range cases {
