@@ -31,6 +31,9 @@ type Options struct {
 	Ready func()
 	// SendMail delivers email alerts; nil uses SMTP / sendmail.
 	SendMail func(context.Context, Alert) error
+	// TableTimeout bounds each pass over the kernel table (a read, a
+	// batch of changes, the cleanstop at exit). Default 30 s.
+	TableTimeout time.Duration
 }
 
 // Director keeps the kernel's IPVS table equal to what the configuration
@@ -73,6 +76,9 @@ func New(cfg *Config, table ipvs.Table, opts Options) *Director {
 	}
 	if opts.Resync <= 0 {
 		opts.Resync = 30 * time.Second
+	}
+	if opts.TableTimeout <= 0 {
+		opts.TableTimeout = 30 * time.Second
 	}
 	if opts.RunCommand == nil {
 		opts.RunCommand = shell
@@ -222,6 +228,22 @@ func (d *Director) setState(s string) {
 	d.mu.Unlock()
 }
 
+// read reads our virtuals (keep) from the table within TableTimeout.
+func (d *Director) read(ctx context.Context, keep func(ipvs.ServiceKey) bool) (map[ipvs.ServiceKey]ipvs.State, error) {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.TableTimeout)
+	defer cancel()
+	return ipvs.Read(ctx, d.table, keep)
+}
+
+// apply applies ops within TableTimeout. The Kernel bounds each of its
+// calls, but a table that never answers must not hold Run (and d.mu)
+// until stop, nor hold up the stop forever.
+func (d *Director) apply(ctx context.Context, ops []ipvs.Op) error {
+	ctx, cancel := context.WithTimeout(ctx, d.opts.TableTimeout)
+	defer cancel()
+	return d.table.Apply(ctx, ops)
+}
+
 // Config returns the configuration in force.
 func (d *Director) Config() *Config {
 	d.mu.Lock()
@@ -243,7 +265,7 @@ func (d *Director) managed(cfg *Config) map[ipvs.ServiceKey]bool {
 // kernel refused are retried.
 func (d *Director) start(ctx context.Context) (applyErr, err error) {
 	m := d.managed(d.cfg)
-	have, err := ipvs.Read(ctx, d.table, func(k ipvs.ServiceKey) bool { return m[k] })
+	have, err := d.read(ctx, func(k ipvs.ServiceKey) bool { return m[k] })
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +352,7 @@ func (d *Director) reconcile(ctx context.Context, initial bool) error {
 	var err error
 	if len(ops) > 0 {
 		t0 := time.Now()
-		err = d.table.Apply(ctx, ops)
+		err = d.apply(ctx, ops)
 		ipvs.Commit(d.have, ops, err)
 		d.logOps(ops, err)
 		d.log.Debug("ipvs apply", "ops", len(ops), "took", time.Since(t0))
@@ -363,9 +385,9 @@ func (d *Director) resync(ctx context.Context) error {
 	}
 	d.mu.Unlock()
 	keep := func(k ipvs.ServiceKey) bool { return m[k] }
-	have, err := ipvs.Read(ctx, d.table, keep)
+	have, err := d.read(ctx, keep)
 	if err == nil && dests(have) < dests(d.snapshotHave())/2 {
-		have, err = ipvs.Read(ctx, d.table, keep)
+		have, err = d.read(ctx, keep)
 	}
 	if err != nil {
 		d.log.Error("ipvs: cannot read the table", "err", err)
@@ -406,7 +428,7 @@ func (d *Director) reload(ctx context.Context, cfg *Config) error {
 			fresh[k] = true
 		}
 	}
-	add, err := ipvs.Read(ctx, d.table, func(k ipvs.ServiceKey) bool { return fresh[k] })
+	add, err := d.read(ctx, func(k ipvs.ServiceKey) bool { return fresh[k] })
 	if err != nil {
 		return fmt.Errorf("reload not applied, the previous configuration stays in force: %w", err)
 	}
@@ -465,7 +487,7 @@ func (d *Director) cleanStop(ctx context.Context) {
 	for _, op := range ops {
 		purged[op.Service.ServiceKey] = d.have[op.Service.ServiceKey].Dests
 	}
-	err := d.table.Apply(ctx, ops)
+	err := d.apply(ctx, ops)
 	ipvs.Commit(d.have, ops, err)
 	d.publish()
 	for _, op := range ops {
