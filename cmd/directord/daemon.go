@@ -111,6 +111,14 @@ func (d *daemon) run(ctx context.Context) error {
 			d.do(d.m.Shutdown(time.Now()))
 			giveUp = time.After(2 * time.Minute)
 		case <-giveUp:
+			// Exiting while a group is being stopped, or would not stop,
+			// would let the other node take it while it may still be up
+			// (heartbeat reboots instead): keep heartbeating and retrying.
+			if g := d.m.Releasing(); len(g) > 0 {
+				d.log.Error("graceful shutdown waits: groups not stopped yet are still held; not exiting", "groups", g)
+				giveUp = time.After(2 * time.Minute)
+				break
+			}
 			return errors.New("graceful shutdown did not complete in 2 minutes")
 		}
 		d.mu.Lock()

@@ -456,6 +456,24 @@ func (m *Machine) Holding() []string {
 	return out
 }
 
+// Releasing returns the groups being released now or, after a failed
+// stop, waiting to be tried again: still held, so the daemon must not exit
+// and leave them to the other node while they may be up.
+func (m *Machine) Releasing() []string {
+	var out []string
+	for _, j := range []*job{m.rs.inflight, m.rs.retry} {
+		if j == nil || !j.release {
+			continue
+		}
+		for _, g := range j.todo {
+			if m.rs.owned[g] && !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
+}
+
 // Resources is heartbeat's resource state (cl_status rscstatus): none,
 // local, foreign or all, or "transition" while anything is in flux.
 func (m *Machine) Resources() string {

@@ -1,6 +1,9 @@
 package cluster
 
-import "slices"
+import (
+	"slices"
+	"time"
+)
 
 // The resource work queue: Acquire/Release actions go out one at a time
 // (heartbeat, too, runs its resource scripts one after the other) and each
@@ -13,8 +16,23 @@ type job struct {
 	release bool
 	groups  []string
 	acted   []string
+	todo    []string // this attempt's groups (acted, less those released already)
+	tries   int      // failed release attempts
 	then    func(acted, failed []string)
 }
+
+// A release that fails is tried again, with a back-off from stopRetryMin
+// doubling up to stopRetryMax, for as long as it fails; its continuation
+// (ask_resources done, shutdone, ip-request-resp, ...) waits until every
+// group is released. Heartbeat reboots the node when a stop fails
+// (ResourceManager RecoverFromFailedStop); without that, the node must
+// keep holding and keep sending heartbeats, because a node that went
+// silent or said "done" with the group still up would let the other node
+// take it: two holders.
+const (
+	stopRetryMin = time.Second
+	stopRetryMax = 30 * time.Second
+)
 
 // Group sets, always in haresources order.
 
@@ -75,17 +93,21 @@ func (m *Machine) enqueue(release bool, groups []string, then func(acted, failed
 
 func (m *Machine) runJobs() {
 	r := &m.rs
-	for r.inflight == nil && len(r.jobs) > 0 && !m.stopped {
+	for r.inflight == nil && r.retry == nil && len(r.jobs) > 0 && !m.stopped {
 		j := r.jobs[0]
 		r.jobs = r.jobs[1:]
+		j.todo = nil
 		for _, g := range j.groups {
 			if r.owned[g] == j.release { // only what needs doing
-				j.acted = append(j.acted, g)
+				j.todo = append(j.todo, g)
 			}
 		}
-		if len(j.acted) == 0 {
+		if j.tries == 0 {
+			j.acted = j.todo
+		}
+		if len(j.todo) == 0 {
 			if j.then != nil {
-				j.then(nil, nil)
+				j.then(j.acted, nil)
 			}
 			continue
 		}
@@ -93,9 +115,9 @@ func (m *Machine) runJobs() {
 		j.op = r.nextOp
 		r.inflight = j
 		if j.release {
-			m.emit(Release{Op: j.op, Groups: slices.Clone(j.acted)})
+			m.emit(Release{Op: j.op, Groups: slices.Clone(j.todo)})
 		} else {
-			m.emit(Acquire{Op: j.op, Groups: slices.Clone(j.acted)})
+			m.emit(Acquire{Op: j.op, Groups: slices.Clone(j.todo)})
 		}
 	}
 }
@@ -112,11 +134,14 @@ func (m *Machine) jobDone(op int, failed []string) {
 	for _, g := range failed {
 		bad[g] = true
 	}
-	for _, g := range j.acted {
+	stuck := false
+	for _, g := range j.todo {
 		if j.release {
 			r.owned[g] = bad[g] // a group that would not stop is still ours
 			if bad[g] {
-				m.logf(Crit, "Resource group %s failed to stop", g)
+				stuck = true
+				m.logf(Crit, "Resource group %s failed to stop (attempt %d): still held, not handed over; retrying in %v",
+					g, j.tries+1, stopBackoff(j.tries))
 			}
 		} else {
 			r.owned[g] = !bad[g]
@@ -130,10 +155,40 @@ func (m *Machine) jobDone(op int, failed []string) {
 			}
 		}
 	}
+	if stuck {
+		r.retry, r.retryAt = j, m.now.Add(stopBackoff(j.tries))
+		j.tries++
+		return
+	}
+	if j.release && j.tries > 0 {
+		m.logf(Info, "Resource groups %v released after %d failed attempts", j.acted, j.tries)
+	}
 	if j.then != nil {
 		j.then(j.acted, failed)
 	}
 	m.runJobs()
 }
 
-func (m *Machine) busy() bool { return m.rs.inflight != nil || len(m.rs.jobs) > 0 }
+func stopBackoff(tries int) time.Duration {
+	d := stopRetryMin
+	for ; tries > 0 && d < stopRetryMax; tries-- {
+		d *= 2
+	}
+	return min(d, stopRetryMax)
+}
+
+// retryIfDue puts a failed release back at the head of the queue when
+// its back-off has passed.
+func (m *Machine) retryIfDue() {
+	r := &m.rs
+	if r.retry == nil || m.now.Before(r.retryAt) {
+		return
+	}
+	r.jobs = append([]*job{r.retry}, r.jobs...)
+	r.retry = nil
+	m.runJobs()
+}
+
+func (m *Machine) busy() bool {
+	return m.rs.inflight != nil || m.rs.retry != nil || len(m.rs.jobs) > 0
+}

@@ -89,6 +89,8 @@ type resources struct {
 	jobs     []*job
 	inflight *job
 	nextOp   int
+	retry    *job // a release that failed, tried again at retryAt
+	retryAt  time.Time
 }
 
 func (r *resources) init() { r.owned = map[string]bool{} }
@@ -412,5 +414,6 @@ func (m *Machine) resourceTick() {
 		r.failStandbyAt = time.Time{}
 		m.requestStandby(r.failStandbyWhich.String())
 	}
+	m.retryIfDue()
 	m.shutdownIfNeeded()
 }

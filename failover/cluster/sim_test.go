@@ -54,6 +54,7 @@ type simNode struct {
 	held     map[string]bool
 	ops      []agentOp
 	failed   map[string]bool            // groups whose start fails
+	stopFail map[string]int             // groups whose next N stops fail (-1: every one)
 	acts     []Action                   // everything it emitted
 	pinging  func(t time.Time) []string // ping nodes answering now
 	lastPing time.Time
@@ -93,7 +94,7 @@ func newSim(t *testing.T, cfgs ...Config) *sim {
 		agentDelay: 100 * time.Millisecond, links: []string{"eth0", "eth1"},
 		nodes: map[string]*simNode{}}
 	for _, c := range cfgs {
-		s.nodes[c.Node] = &simNode{name: c.Node, cfg: c, held: map[string]bool{}, failed: map[string]bool{}}
+		s.nodes[c.Node] = &simNode{name: c.Node, cfg: c, held: map[string]bool{}, failed: map[string]bool{}, stopFail: map[string]int{}}
 		s.names = append(s.names, c.Node)
 	}
 	slices.Sort(s.names)
@@ -180,7 +181,10 @@ func (s *sim) agents() {
 			n.ops = n.ops[1:]
 			var failed []string
 			for _, g := range op.groups {
-				if op.release {
+				if op.release && n.stopFail[g] != 0 {
+					n.stopFail[g]--
+					failed = append(failed, g) // still held
+				} else if op.release {
 					delete(n.held, g)
 				} else if n.failed[g] {
 					failed = append(failed, g)
