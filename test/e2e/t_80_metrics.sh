@@ -176,6 +176,10 @@ test_directord_pair_metrics() {
 	pair_up 2
 	ha_conf a 10.0.0.3 10.0.1.3
 	ha_conf b 10.0.0.2 10.0.1.2
+	# Dead time 8 s, so the graceful handover below cannot pass by dead-peer
+	# detection (with 1 s the two look alike under emulation).
+	sed -i 's/^deadtime 1$/deadtime 8/; s/^initdead 3$/initdead 8/' /tmp/e2e/ha-a/ha.cf /tmp/e2e/ha-b/ha.cf
+	grep -q '^deadtime 8$' /tmp/e2e/ha-a/ha.cf && grep -q '^deadtime 8$' /tmp/e2e/ha-b/ha.cf || die "deadtime 8 not set"
 	local n
 	for n in a b; do
 		printf '\tquiescent=yes\n' >> /tmp/e2e/ha-$n/ldirectord.cf
@@ -217,12 +221,18 @@ test_directord_pair_metrics() {
 	rs_heal $R1
 
 	# A stops gracefully: B takes the group, and the metrics follow.
+	local t0 took
+	t0=$(now_ms)
+	kill -TERM "$(bg_pid dda)"
+	wait_until 15000 holds dir2 $VIP
+	took=$(($(now_ms) - t0))
+	if holds dir2 $VIP && [ $took -lt 4000 ]; then pass "B took the group $took ms after A's TERM (dead time 8000 ms; bound 4000 ms)"; else
+		fail "B took the group well inside the dead time" "after $took ms, B holds: $(holds dir2 $VIP && echo yes || echo no); $(tail -n 20 /tmp/e2e/ha-b/ha.log)"; fi
 	bg_stop dda
-	if wait_until 15000 holds dir2 $VIP; then pass "B took the group"; else fail "B took the group" "$(tail -n 20 /tmp/e2e/ha-b/ha.log)"; fi
 	wait_metric "B: lvs_ha_group_held 1 after the handover" dir2 "lvs_ha_group_held{group=\"$GROUP\"}" 1 10000
 	if wait_until 10000 node_state_is dir2 a dead; then pass "B: a is dead in lvs_ha_node_state"; else fail "B: a dead" "a is $(node_state dir2 a)"; fi
 	assert_eq "B: lvs_ha_node_state{node=a,state=active} is 0" "$(metric dir2 'lvs_ha_node_state{node="a",state="active"}')" 0
-	wait_metric "B: link eth0 to a dead" dir2 'lvs_ha_link_up{link="eth0",node="a"}' 0 10000
+	wait_metric "B: link eth0 to a dead" dir2 'lvs_ha_link_up{link="eth0",node="a"}' 0 20000
 	wait_metric "B: the director's reals now on B" dir2 "$(real_up $R2)" 1 15000
 	check_not "A's metrics are gone with A" scrape dir
 	bg_stop ddb
