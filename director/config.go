@@ -5,12 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
-	"strconv"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
+	"github.com/lvsdirector/director/internal/printable"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -109,44 +106,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Line == 0 {
-		return fmt.Sprintf("%s: %s", printable(e.File), printable(e.Msg))
+		return fmt.Sprintf("%s: %s", printable.String(e.File), printable.String(e.Msg))
 	}
-	return fmt.Sprintf("%s:%d: %s", printable(e.File), e.Line, printable(e.Msg))
-}
-
-// printable escapes what must not reach a terminal or a log raw: control
-// characters and bytes that are not UTF-8 (as \x1b, \r, \xff); the rest,
-// and text that is already quoted, is left as it is.
-func printable(s string) string {
-	clean := utf8.ValidString(s)
-	for _, r := range s {
-		if !printableRune(r) {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case !printableRune(r):
-			q := strconv.QuoteRune(r)
-			b.WriteString(q[1 : len(q)-1])
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
-
-func printableRune(r rune) bool {
-	return r == '\t' || unicode.IsPrint(r)
+	return fmt.Sprintf("%s:%d: %s", printable.String(e.File), e.Line, printable.String(e.Msg))
 }
 
 // ParseOptions carries the lookups the parser needs, so tests need no DNS.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/lvsdirector/director/healthcheck"
+	"github.com/lvsdirector/director/internal/cfgfile"
+	"github.com/lvsdirector/director/internal/printable"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -136,9 +138,9 @@ func (in *Instance) reload(ctx context.Context, d *Director, log *slog.Logger) e
 func ErrorLine(err error) string {
 	var ce *Error
 	if errors.As(err, &ce) && ce.Line > 0 {
-		return fmt.Sprintf("Error [%d] reading file %s at line %d: %s", os.Getpid(), printable(ce.File), ce.Line, printable(ce.Msg))
+		return fmt.Sprintf("Error [%d] reading file %s at line %d: %s", os.Getpid(), printable.String(ce.File), ce.Line, printable.String(ce.Msg))
 	}
-	return fmt.Sprintf("Error [%d] reading file: %s", os.Getpid(), printable(err.Error()))
+	return fmt.Sprintf("Error [%d] reading file: %s", os.Getpid(), printable.String(err.Error()))
 }
 
 // stamp is what autoreload compares: mtime first, content when it moved.
@@ -153,7 +155,7 @@ func fileStamp(path string) stamp {
 	if err != nil {
 		return stamp{}
 	}
-	b, err := os.ReadFile(path)
+	b, err := cfgfile.ReadFile(path) // a FIFO swapped in must not hang autoreload
 	if err != nil {
 		return stamp{}
 	}

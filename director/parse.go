@@ -103,6 +103,7 @@ package director
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -116,6 +117,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lvsdirector/director/internal/cfgfile"
+	"github.com/lvsdirector/director/internal/printable"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -206,12 +209,13 @@ var cfOpenForAppend = func(path string) error {
 // ParseFile reads a configuration file, and refuses checks this build
 // cannot perform.
 func ParseFile(path string, opts ParseOptions) (*Config, error) {
-	f, err := os.Open(path)
+	// A regular file of bounded size: a FIFO must not hang the start, nor
+	// /dev/zero fill the memory.
+	b, err := cfgfile.ReadFile(path)
 	if err != nil {
 		return nil, &Error{File: path, Msg: "can not open file " + path + ": " + cfErrText(err)}
 	}
-	defer f.Close()
-	cfg, err := Parse(path, f, opts)
+	cfg, err := Parse(path, bytes.NewReader(b), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -345,7 +349,7 @@ type cfParser struct {
 }
 
 func (p *cfParser) errf(line int, format string, args ...any) error {
-	return &Error{File: p.name, Line: line, Msg: printable(fmt.Sprintf(format, args...))}
+	return &Error{File: p.name, Line: line, Msg: printable.String(fmt.Sprintf(format, args...))}
 }
 
 // next returns the next line without its "\n".

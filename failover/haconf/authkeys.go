@@ -15,14 +15,15 @@ package haconf
 // sha1 k" would be read by sscanf as index 2, method "x").
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/lvsdirector/director/failover/wire"
+	"github.com/lvsdirector/director/internal/cfgfile"
 )
 
 // CheckAuthkeysMode applies heartbeat's permission rule: the file must not
@@ -44,19 +45,21 @@ func LoadAuthkeys(file string) (*wire.Keyring, error) {
 }
 
 func loadAuthkeys(file string) (*wire.Keyring, []Warning, error) {
-	f, err := os.Open(file)
+	// A regular file of bounded size, as every ha.d file: a FIFO must not
+	// hang the start, nor /dev/zero fill the memory.
+	f, st, err := OpenConfigFile(file)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
 	if err := CheckAuthkeysMode(file, st.Mode()); err != nil {
 		return nil, nil, err
 	}
-	return ParseAuthkeys(file, f)
+	b, err := cfgfile.ReadAll(file, f, cfgfile.MaxSize)
+	if err != nil {
+		return nil, nil, err
+	}
+	return ParseAuthkeys(file, bytes.NewReader(b))
 }
 
 // ParseAuthkeys reads an authkeys file into a keyring.
@@ -115,6 +118,10 @@ func ParseAuthkeys(file string, r io.Reader) (*wire.Keyring, []Warning, error) {
 			key = toks[2]
 		}
 		switch {
+		case strings.IndexByte(key, 0) >= 0:
+			// heartbeat keeps keys as C strings: it would cut this one at
+			// the NUL, and a mixed pair would then disagree on the key.
+			return nil, nil, errf("the key of index %d holds a NUL byte (heartbeat would cut it there): use printable characters", idx)
 		case m.NeedsKey() && key == "":
 			return nil, nil, errf("%s needs a key: %d %s <key>", m, idx, m)
 		case !m.NeedsKey() && key != "":

@@ -160,3 +160,13 @@ func TestLoadAuthkeys(t *testing.T) {
 		t.Errorf("missing: %v", err)
 	}
 }
+
+// heartbeat's C code reads a key as a C string, so a NUL inside it would
+// cut the key there and a mixed pair would disagree on it: refused at its
+// line, and the error does not echo the raw byte.
+func TestAuthkeysNULInKeyRefused(t *testing.T) {
+	_, _, err := ParseAuthkeys("authkeys", strings.NewReader("auth 1\n1 sha1 ab\x00cd\n"))
+	if err == nil || !strings.Contains(err.Error(), "authkeys:2:") || strings.ContainsRune(err.Error(), 0) {
+		t.Fatalf("a NUL in a key: %v", err)
+	}
+}

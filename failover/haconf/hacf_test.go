@@ -413,3 +413,15 @@ func TestHACFIPFailWithoutPingNodes(t *testing.T) {
 		t.Errorf("ping node given after the respawn line still warns:\n%s", w)
 	}
 }
+
+// What an error quotes from the file reaches a terminal escaped: an escape
+// sequence or a bare CR in an ha.d file is shown as \x1b, \r.
+func TestErrorsEscapeControlBytes(t *testing.T) {
+	_, _, err := ParseAuthkeys("authkeys", strings.NewReader("auth 1x\x1b[2J\r\n1 sha1 k\n"))
+	if err == nil {
+		t.Fatal("a broken auth line was accepted")
+	}
+	if msg := err.Error(); strings.ContainsAny(msg, "\x1b\r") || !strings.Contains(msg, `\x1b`) {
+		t.Fatalf("error not escaped: %q", msg)
+	}
+}

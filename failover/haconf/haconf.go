@@ -23,6 +23,7 @@ import (
 
 	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/internal/cfgfile"
+	"github.com/lvsdirector/director/internal/printable"
 )
 
 // Error is a configuration error (or warning) at a line of a file.
@@ -33,10 +34,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Line == 0 {
-		return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %s", printable.String(e.File), e.Line, printable.String(e.Msg))
 	}
-	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+	return fmt.Sprintf("%s: %s", printable.String(e.File), printable.String(e.Msg))
 }
 
 // Warning is something heartbeat would log without refusing to start.

@@ -31,7 +31,7 @@ func loadWithin(t *testing.T, dir string) (*Config, error) {
 // Every file Load reads must be a regular file of bounded size, and the
 // refusal names the file.
 func TestLoadSpecialFiles(t *testing.T) {
-	for _, name := range []string{HACFName, ResourcesName} {
+	for _, name := range []string{HACFName, ResourcesName, AuthkeysName} {
 		for _, tt := range []struct {
 			kind string
 			make func(p string) error

@@ -17,8 +17,8 @@ import (
 	"strings"
 
 	"github.com/BurntSushi/toml"
-
 	"github.com/lvsdirector/director/internal/cfgfile"
+	"github.com/lvsdirector/director/internal/printable"
 )
 
 // DefaultPath is where the settings are read from when no path is given.
@@ -74,9 +74,9 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Line > 0 {
-		return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Msg)
+		return fmt.Sprintf("%s:%d: %s", printable.String(e.File), e.Line, printable.String(e.Msg))
 	}
-	return fmt.Sprintf("%s: %s", e.File, e.Msg)
+	return fmt.Sprintf("%s: %s", printable.String(e.File), printable.String(e.Msg))
 }
 
 // Load reads the settings at path, which must exist.
