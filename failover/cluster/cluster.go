@@ -271,6 +271,8 @@ type Machine struct {
 
 	peers map[string]*peer
 	order []string // peer names, sorted: deterministic iteration
+
+	limited map[string]*limitedLog // rate-limited complaints, by kind
 	pings []*pingNode
 
 	tx  outbound // seq.go
@@ -512,4 +514,40 @@ func (m *Machine) emit(a Action) { m.out = append(m.out, a) }
 
 func (m *Machine) logf(l Level, format string, args ...any) {
 	m.emit(Log{Level: l, Text: fmt.Sprintf(format, args...)})
+}
+
+// limitedLogEvery is how often one kind of per-packet complaint is logged.
+const limitedLogEvery = 10 * time.Second
+
+// limitedLog is the state of one kind of rate-limited message.
+type limitedLog struct {
+	last       time.Time
+	suppressed int
+}
+
+// logLimited logs what a hostile or broken peer can make us say once per
+// packet (a replayed capture, malformed requests) at most once every
+// limitedLogEvery per kind, with the number of those left out since: the
+// packets are still dropped one by one, but the log cannot fill the disk.
+func (m *Machine) logLimited(kind string, l Level, format string, args ...any) {
+	if m.limited == nil {
+		m.limited = map[string]*limitedLog{}
+	}
+	st := m.limited[kind]
+	if st == nil {
+		if len(m.limited) >= 64 { // kinds are a fixed set; bound it anyway
+			return
+		}
+		st = &limitedLog{}
+		m.limited[kind] = st
+	} else if m.now.Sub(st.last) < limitedLogEvery {
+		st.suppressed++
+		return
+	}
+	text := fmt.Sprintf(format, args...)
+	if st.suppressed > 0 {
+		text += fmt.Sprintf(" (%d more like it in the last %s)", st.suppressed, m.now.Sub(st.last).Round(time.Second))
+	}
+	st.last, st.suppressed = m.now, 0
+	m.emit(Log{Level: l, Text: text})
 }

@@ -158,7 +158,7 @@ func (m *Machine) touchLink(p *peer, name string) {
 func (m *Machine) onStatus(p *peer, msg Msg) {
 	st := msg.Get("st")
 	if st == "" {
-		m.logf(Error, "status from %s without st, ignored", p.name)
+		m.logLimited("no st "+p.name, Error, "status from %s without st, ignored", p.name)
 		return
 	}
 	if msg.Seq < p.statusSeq {

@@ -78,7 +78,7 @@ func (m *Machine) answerRexmit(p *peer, msg Msg) {
 	first, err1 := strconv.ParseUint(msg.Get("firstseq"), 10, 64)
 	last, err2 := strconv.ParseUint(msg.Get("lastseq"), 10, 64)
 	if err1 != nil || err2 != nil || first == 0 || last < first {
-		m.logf(Error, "bad retransmission request from %s: %s", p.name, msg)
+		m.logLimited("bad rexmit "+p.name, Error, "bad retransmission request from %s: %s", p.name, msg)
 		return
 	}
 	sent := 0
@@ -176,7 +176,7 @@ func (m *Machine) classify(p *peer, msg Msg) classified {
 		if msg.Type == "NS_nak_rexmit" {
 			seq, err := strconv.ParseUint(msg.Get("firstseq"), 16, 64)
 			if err != nil || seq == 0 {
-				m.logf(Error, "bad NS_nak_rexmit from %s", p.name)
+				m.logLimited("bad nak "+p.name, Error, "bad NS_nak_rexmit from %s", p.name)
 				return classified{verdict: drop}
 			}
 			if toUs {
@@ -188,12 +188,12 @@ func (m *Machine) classify(p *peer, msg Msg) classified {
 		return pass
 	}
 	if msg.Seq == 0 {
-		m.logf(Error, "message from %s without a valid seq, dropped", p.name)
+		m.logLimited("no seq "+p.name, Error, "message from %s without a valid seq, dropped", p.name)
 		return classified{verdict: drop}
 	}
 	t := &p.track
 	if msg.Gen < t.gen {
-		m.logf(Error, "attempted replay attack from %s? generation %d < %d, dropped", p.name, msg.Gen, t.gen)
+		m.logLimited("replay "+p.name, Error, "attempted replay attack from %s? generation %d < %d, dropped", p.name, msg.Gen, t.gen)
 		return classified{verdict: drop}
 	}
 	restart := false

@@ -268,3 +268,26 @@ func TestBadMessagesDropped(t *testing.T) {
 		t.Errorf("comm up from bad messages")
 	}
 }
+
+// A capture replayed at a high rate is dropped packet by packet, but the
+// log says so once per interval, with a count, not once per packet: a
+// replay must not fill the disk either.
+func TestReplayFloodLoggedOncePerInterval(t *testing.T) {
+	f := newFed(t, testConfig("vm", 100, FailbackOn))
+	f.recv(f.msg("status", "st", "up", "dt", "2710"), "eth0")
+	old := newMsg("starting")
+	old.Src, old.Gen, old.Seq = "peer", f.gen-1, f.seq+1
+	n := 0
+	var all strings.Builder
+	for i := 0; i < 3000; i++ { // 30 s at one packet per 10 ms
+		l := logs(f.recv(old, "eth0"))
+		n += strings.Count(l, "attempted replay attack")
+		all.WriteString(l)
+	}
+	if n == 0 || n > 4 {
+		t.Fatalf("3000 replayed packets over 30 s logged %d times, want 1 to 4", n)
+	}
+	if !strings.Contains(all.String(), "more like it") {
+		t.Errorf("the suppressed count is not reported:\n%s", all.String())
+	}
+}
