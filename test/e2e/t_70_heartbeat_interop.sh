@@ -83,6 +83,10 @@ test_hb_graceful_stop_hands_over_to_ours() {
 	t0=$(now_ms)
 	kill -TERM $pid
 	group_on dir2 "ours (B), after heartbeat's graceful stop," $t0
+	# Taken on heartbeat's shutdone, not by dead-peer detection (which the
+	# times above allow under emulation, with deadtime 1 s).
+	grep -q "a shut down gracefully: taking over now" /tmp/e2e/ha-b/ha.log &&
+		pass "ours took over on heartbeat's shutdone" || fail "ours took over on heartbeat's shutdone" "$(tail -n 30 /tmp/e2e/ha-b/ha.log)"
 	wait_until 60000 eval '! hb_master dir' && pass "heartbeat exited" || fail "heartbeat exit" "$(tail -n 20 /tmp/e2e/ha-a/ha.log)"
 	released dir "heartbeat (A)"
 	bg_stop ddb
@@ -125,5 +129,8 @@ test_our_graceful_stop_hands_over_to_hb() {
 	t0=$(now_ms)
 	bg_stop dda
 	group_on dir2 "heartbeat (B), after our graceful stop," $t0
+	# heartbeat took it on our shutdone, not by dead-peer detection.
+	grep -q "Received shutdown notice from 'a'" /tmp/e2e/ha-b/ha.log &&
+		pass "heartbeat took over on our shutdone" || fail "heartbeat took over on our shutdone" "$(tail -n 40 /tmp/e2e/ha-b/ha.log)"
 	released dir "ours (A)"
 }
