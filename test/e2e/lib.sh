@@ -447,6 +447,8 @@ pair_up() {
 ha_conf() {
 	local d=/tmp/e2e/ha-$1
 	mkdir -p $d/state
+	# Each test file starts with logs of its own (its checks grep them).
+	rm -f $d/ha.log $d/ld.log
 	cat > $d/ha.cf <<-EOF
 		logfile $d/ha.log
 		use_logd no
