@@ -273,7 +273,7 @@ type Machine struct {
 	order []string // peer names, sorted: deterministic iteration
 
 	limited map[string]*limitedLog // rate-limited complaints, by kind
-	pings []*pingNode
+	pings   []*pingNode
 
 	tx  outbound // seq.go
 	rs  resources
