@@ -15,25 +15,8 @@ import (
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/ipvs"
+	"github.com/lvsdirector/director/ipvs/ipvstest"
 )
-
-// heldTable is a memory table whose writes wait until let is sent to (or
-// closed): a kernel write or a takeover that takes seconds.
-type heldTable struct {
-	*ipvs.Memory
-	entered chan struct{}
-	let     chan struct{}
-}
-
-func (t heldTable) Apply(ctx context.Context, ops []ipvs.Op) error {
-	t.entered <- struct{}{}
-	select {
-	case <-t.let:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return t.Memory.Apply(ctx, ops)
-}
 
 // The daemon's loop answers directorctl status at once while its worker is
 // stuck in a takeover (the director's first table write): the loop also
@@ -41,7 +24,7 @@ func (t heldTable) Apply(ctx context.Context, ops []ipvs.Op) error {
 func TestStatusAnswersWhileTakeoverWritesTheTable(t *testing.T) {
 	cf := filepath.Join(t.TempDir(), "ld.cf")
 	os.WriteFile(cf, []byte("logfile=\"/dev/null\"\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n\tchecktype=on\n"), 0o644)
-	tb := heldTable{ipvs.NewMemory(), make(chan struct{}, 4), make(chan struct{})}
+	tb := ipvstest.NewHeldTable()
 	m, err := cluster.New(cluster.Config{Node: "a", Nodes: []string{"a", "b"}, Keepalive: 50 * time.Millisecond,
 		Deadtime: 200 * time.Millisecond, Initdead: 200 * time.Millisecond, Generation: 1,
 		Groups: []cluster.Group{{Key: "10.0.0.100", Node: "a"}}, Links: []string{"lo"}})
@@ -65,7 +48,7 @@ func TestStatusAnswersWhileTakeoverWritesTheTable(t *testing.T) {
 	ran := make(chan error, 1)
 	go func() { ran <- d.run(ctx) }()
 	defer func() {
-		close(tb.let)
+		close(tb.Let)
 		cancel()
 		select {
 		case <-ran:
@@ -75,7 +58,7 @@ func TestStatusAnswersWhileTakeoverWritesTheTable(t *testing.T) {
 	}()
 
 	select {
-	case <-tb.entered: // the takeover is writing the table
+	case <-tb.Entered: // the takeover is writing the table
 	case <-time.After(10 * time.Second):
 		t.Fatal("the group was never acquired")
 	}

@@ -9,25 +9,8 @@ import (
 
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/ipvs"
+	"github.com/lvsdirector/director/ipvs/ipvstest"
 )
-
-// heldTable is a memory table whose writes wait until let is sent to (or
-// closed), like a kernel table write that takes seconds.
-type heldTable struct {
-	*ipvs.Memory
-	entered chan struct{}
-	let     chan struct{}
-}
-
-func (t heldTable) Apply(ctx context.Context, ops []ipvs.Op) error {
-	t.entered <- struct{}{}
-	select {
-	case <-t.let:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	return t.Memory.Apply(ctx, ops)
-}
 
 // Snapshot and CheckStats answer at once while Start waits for the first
 // table write and while Stop waits for cleanstop: both hold the agent's
@@ -35,8 +18,8 @@ func (t heldTable) Apply(ctx context.Context, ops []ipvs.Op) error {
 func TestDirectorReportsWhileStartAndStopWrite(t *testing.T) {
 	cf := filepath.Join(t.TempDir(), "ld.cf")
 	os.WriteFile(cf, []byte("logfile=\"/dev/null\"\nvirtual=10.0.0.100:80\n\treal=10.0.1.11:80 masq\n\tchecktype=on\n"), 0o644)
-	tb := heldTable{ipvs.NewMemory(), make(chan struct{}, 4), make(chan struct{})}
-	defer close(tb.let)
+	tb := ipvstest.NewHeldTable()
+	defer close(tb.Let)
 	r := &Director{Path: cf, Table: func() (ipvs.Table, error) { return tb, nil }}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -55,7 +38,7 @@ func TestDirectorReportsWhileStartAndStopWrite(t *testing.T) {
 	arrived := func(what string) {
 		t.Helper()
 		select {
-		case <-tb.entered:
+		case <-tb.Entered:
 		case <-ctx.Done():
 			t.Fatalf("%s never wrote the table", what)
 		}
@@ -65,7 +48,7 @@ func TestDirectorReportsWhileStartAndStopWrite(t *testing.T) {
 	go func() { started <- r.Start(ctx) }()
 	arrived("Start")
 	promptly("Start waited for the first table write")
-	tb.let <- struct{}{}
+	tb.Let <- struct{}{}
 	if err := <-started; err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +60,7 @@ func TestDirectorReportsWhileStartAndStopWrite(t *testing.T) {
 	go func() { stopped <- r.Stop(ctx) }()
 	arrived("Stop's cleanstop")
 	promptly("Stop waited for cleanstop")
-	tb.let <- struct{}{}
+	tb.Let <- struct{}{}
 	if err := <-stopped; err != nil {
 		t.Fatal(err)
 	}
