@@ -185,6 +185,13 @@ conns() {
 	done
 }
 
+# conns_total N: true when the counters of conns add up to N. The kernel
+# publishes the per-CPU counters only when its estimator runs (every 2 s),
+# so a dump just after the traffic can lag behind it.
+conns_total() {
+	[ "$(conns | awk '{ n += $3 } END { print n + 0 }')" = "$1" ]
+}
+
 test_cleanstop_no_keeps_table() {
 	command -v socat >/dev/null || skip "socat not installed"
 	# An echo service on real 3 for a connection that lives across the
@@ -208,6 +215,8 @@ test_cleanstop_no_keeps_table() {
 	echo before-restart >&7
 	wait_until 5000 grep -q before-restart "$E2E_TMP/conn.log" || fail "long-lived connection through the VIP" "$(bg_log conn)"
 	local table0 conns0 n0 new writes
+	# 6 HTTP connections and the echo one, once the kernel has counted them.
+	wait_until 10000 conns_total 7 || fail "the kernel counted 7 connections" "$(conns)"
 	table0=$(ipvs_table)
 	conns0=$(conns)
 	log "connections per real before the restart: $(echo $conns0)"
