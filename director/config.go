@@ -18,7 +18,15 @@ type Config struct {
 	Global   Global
 	Virtuals []*Virtual
 
-	executeLine []int // line of each Global.Execute entry
+	executeLine []int          // line of each Global.Execute entry
+	globalLine  map[string]int // last line of each global directive, for Lint
+}
+
+func (c *Config) markGlobal(name string, line int) {
+	if c.globalLine == nil {
+		c.globalLine = map[string]int{}
+	}
+	c.globalLine[name] = line
 }
 
 // Global holds the global directives that are not only per-virtual defaults.

@@ -48,6 +48,7 @@ func (p *cfParser) global(line string) error {
 		}
 		return p.unknownGlobal(line)
 	}
+	p.cfg.markGlobal(name, n)
 	var err error
 	switch name {
 	case "checktimeout":

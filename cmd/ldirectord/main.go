@@ -7,6 +7,7 @@
 // the command line stays ldirectord's.
 //
 //	ldirectord [-d] [configfile] start|stop|restart|try-restart|reload|force-reload|status
+//	ldirectord -t [configfile]   (check every file start would read; exit 0, 3 cannot run, 4 warnings)
 package main
 
 import (
@@ -37,7 +38,7 @@ const (
 	// executeDepthEnv counts the execute= runs above this one.
 	executeDepthEnv = "LDIRECTORD_EXECUTE_DEPTH"
 	maxExecuteDepth = 16
-	usageMessage    = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -v|--version\n"
+	usageMessage    = "Usage: ldirectord [-d|--debug] [--] [configfile] {start|stop|restart|try-restart|reload|force-reload|status}\n       ldirectord -t|--config-test [configfile]\n       ldirectord -v|--version\n"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
@@ -60,6 +61,7 @@ type invocation struct {
 func run(args []string, stdout, stderr io.Writer) int {
 	inv := invocation{}
 	var pos []string
+	test := false
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		if len(pos) > 0 { // require_order: options stop at the first operand
@@ -69,6 +71,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch a {
 		case "-d", "--debug":
 			inv.debug = true
+		case "-t", "--config-test":
+			test = true
 		case "-v", "--version":
 			fmt.Fprintln(stdout, version)
 			return exitOK
@@ -85,6 +89,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 			}
 			pos = append(pos, a)
 		}
+	}
+	if test {
+		switch len(pos) {
+		case 0:
+			return configTest("ldirectord.cf", stdout, stderr)
+		case 1:
+			return configTest(pos[0], stdout, stderr)
+		}
+		fmt.Fprint(stderr, usageMessage)
+		return exitUsage
 	}
 	switch len(pos) {
 	case 1:
