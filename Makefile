@@ -9,6 +9,8 @@
 #   make faults   test/e2e/faults_*.sh in the VM (pair faults, with figures)
 #   make bench-checks  the checker at 2,000 and 10,000 reals on loopback (no VM)
 #   make deps     install missing Debian packages (scripts/deps.sh)
+#   make deb      build/lvsdirector_VERSION_ARCH.deb (dpkg-deb; VERSION=...)
+#   make install  the same tree into DESTDIR (default /)
 #
 # Knobs: E2E_FILTER=regex (pick tests by name, e.g. E2E_FILTER=smoke),
 # E2E_TEST_TIMEOUT=s, VM_MEM=MB, VM_CPUS=n, VM_TIMEOUT=s, VM_ACCEL=tcg|kvm,
@@ -25,7 +27,7 @@ VMRUN := $(CURDIR)/test/vm/run.sh
 E2E_LOG := $(CURDIR)/build/e2e.log
 export E2E_FILTER E2E_TEST_TIMEOUT VM_TIMEOUT VM_ACCEL VM_CACHE
 
-.PHONY: all build deps unit e2e test demo bench faults bench-checks clean
+.PHONY: all build deps unit e2e test demo bench faults bench-checks clean deb install
 
 all: build
 
@@ -43,6 +45,14 @@ build:
 	CGO_ENABLED=0 go build -trimpath -o build/vmcheck ./ipvs/internal/vmcheck
 	CGO_ENABLED=0 go build -trimpath -o build/iptool ./failover/ipaddr/internal/iptool
 
+DESTDIR ?= /
+
+deb: build
+	@scripts/mkdeb.sh deb $(CURDIR)/build $(CURDIR)/build
+
+install: build
+	@scripts/mkdeb.sh install $(CURDIR)/build $(DESTDIR)
+
 unit:
 	go vet ./...
 	@bad=$$(find . -name '*.go' -not -path './.git/*' -not -path './build/*' -not -path '*/testdata/*' -print0 | xargs -0 -r gofmt -l); \
@@ -57,7 +67,7 @@ unit:
 		done; \
 	done
 
-e2e: deps build
+e2e: deps build deb
 	@rm -f $(E2E_LOG)
 	@$(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS) 2>&1 | tee $(E2E_LOG)
 
