@@ -36,10 +36,11 @@ func (d *daemon) hbView() *control.HBView {
 			hn.Status = orStr(d.nodes[n], "init")
 			hn.Links = append(hn.Links, control.HBLink{Name: n, Status: upDead(hn.Status == "ping")})
 		case n == d.node:
-			// heartbeat calls itself active once it runs, and its own links up.
+			// heartbeat calls itself active once it runs; it never hears
+			// itself on a ucast link, so its own links are dead (3.0.6).
 			hn.Status = "active"
 			for _, l := range d.hb.links {
-				hn.Links = append(hn.Links, control.HBLink{Name: l, Status: "up"})
+				hn.Links = append(hn.Links, control.HBLink{Name: l, Status: "dead"})
 			}
 		default:
 			hn.Status = orStr(d.nodes[n], "init")

@@ -11,7 +11,7 @@ import (
 
 // cl_status's view follows the node and link states the machine reports:
 // ha.cf's nodes then its ping nodes, each with heartbeat's type, status
-// and links (a link never heard is dead; ours are up; a ping node's one
+// and links (a link never heard is dead, and so are our own, as heartbeat's; a ping node's one
 // link is named by its address).
 func TestHBViewFollowsTheMachinesReports(t *testing.T) {
 	d := testDaemon(t)
@@ -22,7 +22,7 @@ func TestHBViewFollowsTheMachinesReports(t *testing.T) {
 		cluster.NodeState{Node: "10.0.0.50", State: "ping"},
 	})
 	want := []control.HBNode{
-		{Name: "a", Type: "normal", Status: "active", Links: []control.HBLink{{Name: "eth0", Status: "up"}, {Name: "eth1", Status: "up"}}},
+		{Name: "a", Type: "normal", Status: "active", Links: []control.HBLink{{Name: "eth0", Status: "dead"}, {Name: "eth1", Status: "dead"}}},
 		{Name: "b", Type: "normal", Status: "active", Links: []control.HBLink{{Name: "eth0", Status: "up"}, {Name: "eth1", Status: "dead"}}},
 		{Name: "10.0.0.50", Type: "ping", Status: "ping", Links: []control.HBLink{{Name: "10.0.0.50", Status: "up"}}},
 	}

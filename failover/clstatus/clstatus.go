@@ -27,10 +27,11 @@ const (
 type Fetcher func() (*control.Status, error)
 
 // Env is what a command writes to and how it logs (cl_log's stderr lines
-// carry a pid and a time).
+// carry a time, the host name and a pid).
 type Env struct {
 	Stdout, Stderr io.Writer
 	Pid            int
+	Host           string
 	Now            func() time.Time
 }
 
@@ -41,9 +42,10 @@ func (e *Env) now() time.Time {
 	return e.Now()
 }
 
-// logErr writes a line as heartbeat's cl_log does when logging to stderr.
+// logErr writes a line as heartbeat's cl_log does when logging to stderr
+// ("Dec 03 17:18:20 a cl_status: [1204]: ERROR: ...").
 func (e *Env) logErr(format string, args ...any) {
-	fmt.Fprintf(e.Stderr, "cl_status[%d]: %s ERROR: %s\n", e.Pid, e.now().Format("2006/01/02_15:04:05"), fmt.Sprintf(format, args...))
+	fmt.Fprintf(e.Stderr, "%s %s cl_status: [%d]: ERROR: %s\n", e.now().Format("Jan 02 15:04:05"), e.Host, e.Pid, fmt.Sprintf(format, args...))
 }
 
 type subcommand struct {
@@ -108,7 +110,7 @@ func ClStatus(args []string, fetch Fetcher, env *Env) int {
 }
 
 // signonReason is heartbeat's API error text for a failed signon.
-const signonReason = "Cannot connect to heartbeat"
+const signonReason = "hb_api_signon: Can't initiate connection to heartbeat"
 
 func sameCmd(arg, name string) bool {
 	const max = 16
@@ -123,7 +125,7 @@ func (c *call) simpleOpts() (operands []string, ok bool) {
 	opts, operands, bad := getopt(c.args, "m", true, c.Stderr)
 	c.human = c.human || opts['m']
 	if bad {
-		c.logErr("Error: getopt returned character ?.")
+		c.logErr("Error: getopt returnedcharacter ?.")
 		return nil, false
 	}
 	return operands, true
@@ -167,9 +169,9 @@ func hbstatus(c *call) int {
 	return exitOK
 }
 
-// Version is the heartbeat version cl_status reports: the one whose
-// protocol and behaviour directord follows.
-const Version = "3.0.6"
+// Version is the heartbeat version hbstatus -v reports: Debian's 3.0.6,
+// whose protocol and behaviour directord follows, as it prints itself.
+const Version = "3.0.6 (node: 958e11be8686759f1b99204c17812f2c2633b169)"
 
 func listnodes(c *call) int {
 	opts, _, bad := getopt(c.args, "mpnv", true, c.Stderr)
@@ -188,7 +190,7 @@ func (c *call) listNodes(normalOnly, pingOnly, verbose bool) int {
 	if c.human {
 		fmt.Fprintln(c.Stdout, "The nodes are as follow:")
 	}
-	for _, n := range c.st.HB.Nodes {
+	for _, n := range walk(c.st.HB.Nodes) {
 		if normalOnly && n.Type != "normal" || pingOnly && n.Type != "ping" {
 			continue
 		}
@@ -200,6 +202,16 @@ func (c *call) listNodes(normalOnly, pingOnly, verbose bool) int {
 		}
 	}
 	return exitOK
+}
+
+// walk is the order heartbeat's API walks nodes and links in: the last
+// configured first (its lists are built by prepending).
+func walk[T any](s []T) []T {
+	out := make([]T, len(s))
+	for i, x := range s {
+		out[len(s)-1-i] = x
+	}
+	return out
 }
 
 func nodestatus(c *call) int {
@@ -264,7 +276,7 @@ func listhblinks(c *call) int {
 	n := c.node(ops[0])
 	if n == nil {
 		c.logErr("Cannot start heartbeat link interface walk.")
-		c.logErr("REASON: %s", "No such node")
+		c.logErr("REASON: EINVAL")
 		return exitUnknownErr
 	}
 	return c.listLinks(n, opts['v'])
@@ -274,7 +286,7 @@ func (c *call) listLinks(n *control.HBNode, verbose bool) int {
 	if c.human {
 		fmt.Fprintln(c.Stdout, "\tthis node has the following heartbeat links:")
 	}
-	for _, l := range n.Links {
+	for _, l := range walk(n.Links) {
 		if verbose {
 			fmt.Fprintf(c.Stdout, "\t%s\t%s\n", l.Name, l.Status)
 		} else {
@@ -303,7 +315,7 @@ func hblinkstatus(c *call) int {
 	}
 	if link == nil {
 		c.logErr("Cannot get heartbeat link status")
-		c.logErr("REASON: %s", "No such node/link")
+		c.logErr("REASON: ")
 		return exitUnknownErr
 	}
 	if c.human {
@@ -331,7 +343,8 @@ func rscstatus(c *call) int {
 
 // DefaultEnv writes to the process's stdout and stderr.
 func DefaultEnv() *Env {
-	return &Env{Stdout: os.Stdout, Stderr: os.Stderr, Pid: os.Getpid()}
+	host, _ := os.Hostname()
+	return &Env{Stdout: os.Stdout, Stderr: os.Stderr, Pid: os.Getpid(), Host: host}
 }
 
 const helpScreen = `Usage: cl_status <sub-command> [<options>] [<parameters>]

@@ -16,6 +16,9 @@ func HBStandby(self string, args []string, send Sender, env *Env) int {
 	if res == "failback" {
 		res = "foreign"
 	}
+	// The script's ha_log line (on stderr when heartbeat runs without a
+	// log daemon).
+	fmt.Fprintf(env.Stderr, "%s Going standby [%s].\n", env.now().Format("Jan 02 15:04:05"), res)
 	return request(self, "standby", res, send, env)
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 )
 
 // hb_standby and hb_takeover check their argument as heartbeat's scripts
@@ -18,9 +19,9 @@ func TestHBScripts(t *testing.T) {
 		stdout, stderr string
 		rc             int
 	}{
-		{standby: true, sent: "standby all"},
-		{standby: true, args: []string{"failback"}, sent: "standby foreign"},
-		{standby: true, args: []string{"local"}, sent: "standby local"},
+		{standby: true, sent: "standby all", stderr: "Dec 03 17:21:58 Going standby [all].\n"},
+		{standby: true, args: []string{"failback"}, sent: "standby foreign", stderr: "Dec 03 17:21:58 Going standby [foreign].\n"},
+		{standby: true, args: []string{"local"}, sent: "standby local", stderr: "Dec 03 17:21:58 Going standby [local].\n"},
 		{args: []string{"failback"}, sent: "takeover failback"},
 		{args: nil, sent: "takeover all"},
 		{standby: true, args: []string{"bogus"}, stdout: self + ": wrong resources(bogus).\nusage:\n", stderr: self + " [all|foreign|local|failback]\n", rc: 1},
@@ -30,7 +31,7 @@ func TestHBScripts(t *testing.T) {
 		var so, se strings.Builder
 		var sent []string
 		send := func(cmd, arg string) error { sent = append(sent, cmd+" "+arg); return nil }
-		env := &Env{Stdout: &so, Stderr: &se}
+		env := &Env{Stdout: &so, Stderr: &se, Now: func() time.Time { return time.Date(2026, 12, 3, 17, 21, 58, 0, time.UTC) }}
 		f := HBTakeover
 		if tc.standby {
 			f = HBStandby
@@ -44,7 +45,7 @@ func TestHBScripts(t *testing.T) {
 	// hang on the FIFO).
 	var so, se strings.Builder
 	rc := HBStandby(self, nil, func(string, string) error { return errors.New("connect: no such file or directory") }, &Env{Stdout: &so, Stderr: &se})
-	if rc != 1 || so.Len() != 0 || !strings.Contains(se.String(), "directord did not take the request: connect: no such file") {
+	if rc != 1 || so.Len() != 0 || !strings.Contains(se.String(), "Going standby [all].") || !strings.Contains(se.String(), "directord did not take the request: connect: no such file") {
 		t.Errorf("not running: rc %d stdout %q stderr %q", rc, so.String(), se.String())
 	}
 }
