@@ -10,7 +10,7 @@
 set -euo pipefail
 mode=$1 build=$2 out=$3
 top=$(cd "$(dirname "$0")/.." && pwd)
-for b in directord ldirectord directorctl; do
+for b in directord ldirectord directorctl cl_status; do
 	[ -x "$build/$b" ] || { echo "mkdeb: $build/$b missing (make build)" >&2; exit 1; }
 done
 
@@ -28,6 +28,15 @@ stage() {
 	local m
 	for m in "$top"/packaging/man/*.8; do
 		gzip -9n < "$m" > "$root/usr/share/man/man8/$(basename "$m").gz"
+	done
+	# heartbeat's commands, answered by directord: one binary that acts by
+	# the name it is called by, at heartbeat's paths and on PATH.
+	install -d "$root/usr/bin" "$root/usr/share/heartbeat" "$root/usr/lib/heartbeat"
+	install -m 755 "$build/cl_status" "$root/usr/bin/"
+	for m in hb_standby hb_takeover; do
+		ln -sfn cl_status "$root/usr/bin/$m"
+		ln -sfn ../../bin/cl_status "$root/usr/share/heartbeat/$m"
+		ln -sfn ../../bin/cl_status "$root/usr/lib/heartbeat/$m"
 	done
 }
 

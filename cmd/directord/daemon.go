@@ -43,6 +43,8 @@ type daemon struct {
 	links  map[string]map[string]bool
 	held   map[string]bool
 	exited bool
+
+	hb hbNodes // ha.cf's nodes and links, for cl_status
 }
 
 type job struct {
@@ -330,6 +332,7 @@ func (d *daemon) status() *control.Status {
 		}
 		st.Groups = append(st.Groups, gs)
 	}
+	st.HB = d.hbView()
 	d.mu.Unlock()
 	for _, k := range d.order {
 		for _, a := range d.groups[k].Agents {

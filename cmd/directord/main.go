@@ -121,6 +121,7 @@ func run() int {
 	for _, s := range specs {
 		ccfg.Links = append(ccfg.Links, s.Label)
 	}
+	d.hb = hbNodesOf(cfg.HA, ccfg.Links)
 	if d.m, err = cluster.New(ccfg); err != nil {
 		log.Error(err.Error())
 		return 2

@@ -45,6 +45,32 @@ type Status struct {
 	Nodes     []Node                   `json:"nodes"`
 	Groups    []Group                  `json:"groups"`
 	Virtuals  []director.VirtualStatus `json:"virtuals,omitempty"`
+
+	// HB is the cluster as heartbeat's API shows it to cl_status.
+	HB *HBView `json:"hb,omitempty"`
+}
+
+// HBView is what heartbeat's cl_status reads from heartbeat's API, in
+// heartbeat's words: the nodes in ha.cf order (cluster nodes and ping
+// nodes), each with its type, status and heartbeat links.
+type HBView struct {
+	Nodes []HBNode `json:"nodes"`
+}
+
+// HBNode is one node: Type "normal" or "ping"; Status "active", "up",
+// "init", "dead" or, for a reachable ping node, "ping".
+type HBNode struct {
+	Name   string   `json:"name"`
+	Type   string   `json:"type"`
+	Status string   `json:"status"`
+	Links  []HBLink `json:"links"`
+}
+
+// HBLink is a heartbeat link to a node, named as heartbeat names it (the
+// interface, or a ping node's address): Status "up" or "dead".
+type HBLink struct {
+	Name   string `json:"name"`
+	Status string `json:"status"`
 }
 
 // Node is a cluster or ping node with its links.
