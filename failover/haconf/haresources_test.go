@@ -256,9 +256,9 @@ func TestHaresourcesSyncRole(t *testing.T) {
 		t.Error("SyncRoles without the resource")
 	}
 	for src, want := range map[string]string{
-		"lvs1 10.0.0.10\n\nlvs1 10.0.0.11 LVSSyncDaemonSwap\n":                     "haresources:3: resource LVSSyncDaemonSwap: LVSSyncDaemonSwap takes one argument, master or backup",
-		"lvs1 10.0.0.10 LVSSyncDaemonSwap::slave\n":                                "haresources:1: resource LVSSyncDaemonSwap::slave: LVSSyncDaemonSwap takes one argument",
-		"lvs1 10.0.0.10 LVSSyncDaemonSwap::master::eth1\n":                         "haresources:1: resource LVSSyncDaemonSwap::master::eth1:",
+		"lvs1 10.0.0.10\n\nlvs1 10.0.0.11 LVSSyncDaemonSwap\n":                      "haresources:3: resource LVSSyncDaemonSwap: LVSSyncDaemonSwap takes one argument, master or backup",
+		"lvs1 10.0.0.10 LVSSyncDaemonSwap::slave\n":                                 "haresources:1: resource LVSSyncDaemonSwap::slave: LVSSyncDaemonSwap takes one argument",
+		"lvs1 10.0.0.10 LVSSyncDaemonSwap::master::eth1\n":                          "haresources:1: resource LVSSyncDaemonSwap::master::eth1:",
 		"lvs1 10.0.0.10 \\\n LVSSyncDaemonSwap::master LVSSyncDaemonSwap::backup\n": "haresources:1: resource LVSSyncDaemonSwap::backup: the group already has LVSSyncDaemonSwap::master",
 	} {
 		_, err := ParseHaresources("haresources", strings.NewReader(src))
