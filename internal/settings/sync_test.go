@@ -61,17 +61,17 @@ expire_nodest_conn = true
 
 func TestSyncErrors(t *testing.T) {
 	for body, want := range map[string]string{
-		"[sync]\nenabled = true\nsync_id = 300\n":          "s.toml:3: sync.sync_id: 300 out of range 0..255",
-		"[sync]\n\ninterface = \"eth 1\"\n":                 `s.toml:3: sync.interface: "eth 1" is not an interface name`,
-		"[sync]\ngroup = \"10.0.0.1\"\n":                    `s.toml:2: sync.group: "10.0.0.1" is not a multicast address`,
-		"[sync]\nport = 70000\n":                           "s.toml:2: sync.port: 70000 out of range",
+		"[sync]\nenabled = true\nsync_id = 300\n":             "s.toml:3: sync.sync_id: 300 out of range 0..255",
+		"[sync]\n\ninterface = \"eth 1\"\n":                   `s.toml:3: sync.interface: "eth 1" is not an interface name`,
+		"[sync]\ngroup = \"10.0.0.1\"\n":                      `s.toml:2: sync.group: "10.0.0.1" is not a multicast address`,
+		"[sync]\nport = 70000\n":                              "s.toml:2: sync.port: 70000 out of range",
 		"[sync]\nsettle_min = \"10s\"\nsettle_max = \"5s\"\n": "s.toml:3: sync.settle_max: 5s is less than settle_min 10s",
-		"[sync]\nsettle_min = \"soon\"\n":                    `s.toml:2: sync.settle_min: `,
-		"[sync]\ntimeout_tcp = \"1.5s\"\n":                   "s.toml:2: sync.timeout_tcp: 1.5s: want whole seconds",
-		"[sync]\ninterfce = \"eth1\"\n":                      "s.toml:2: unknown key sync.interfce",
-		"[sync.sysctl]\nconntrak = 1\n":                     "s.toml:2: sync.sysctl.conntrak: not a sync sysctl",
+		"[sync]\nsettle_min = \"soon\"\n":                     `s.toml:2: sync.settle_min: `,
+		"[sync]\ntimeout_tcp = \"1.5s\"\n":                    "s.toml:2: sync.timeout_tcp: 1.5s: want whole seconds",
+		"[sync]\ninterfce = \"eth1\"\n":                       "s.toml:2: unknown key sync.interfce",
+		"[sync.sysctl]\nconntrak = 1\n":                       "s.toml:2: sync.sysctl.conntrak: not a sync sysctl",
 		"[sync.sysctl]\n\nsync_threshold = \"3;50\"\n":        `s.toml:3: sync.sysctl.sync_threshold: "3;50": want numbers`,
-		"[sync.sysctl]\nconntrack = 1.5\n":                  "s.toml:2: sync.sysctl.conntrack: 1.5: want a number",
+		"[sync.sysctl]\nconntrack = 1.5\n":                    "s.toml:2: sync.sysctl.conntrack: 1.5: want a number",
 	} {
 		_, err := Parse("s.toml", []byte(body))
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
