@@ -82,6 +82,13 @@ type resources struct {
 	givingUp     bool // resources being released for shutdown
 	delayedNoted bool
 
+	// Connection sync (settle.go).
+	syncSettled        bool
+	deferredAsk        rset // the other node's offer deferred until settled
+	deferredAt         time.Time
+	deferredTakeoverAt time.Time
+	legacyDeferred     bool // ip-requests not sent yet
+
 	conflictLocal bool // split brain: the other node claims our local groups
 	sentHeld      bool // a resource message went out for the current input
 
@@ -289,6 +296,7 @@ func (m *Machine) reqOurResources(anyway bool) {
 // recoverDeadResources: node p was declared dead (hb_rsc_recover_dead_resources).
 func (m *Machine) recoverDeadResources(p *peer) {
 	r := &m.rs
+	m.syncPeerGone()
 	if r.standby != sbNot {
 		m.logf(Info, "standby cancelled: %s died", p.name)
 		r.standby = sbNot
@@ -380,6 +388,7 @@ func (m *Machine) takeoverFromNode(p *peer) {
 func (m *Machine) onShutdone(p *peer) {
 	r := &m.rs
 	p.hasResources = false
+	m.syncPeerGone()
 	m.logf(Info, "%s shut down gracefully: taking over now", p.name)
 	if m.nice() {
 		r.otherStable = true
@@ -414,6 +423,7 @@ func (m *Machine) resourceTick() {
 		r.failStandbyAt = time.Time{}
 		m.requestStandby(r.failStandbyWhich.String())
 	}
+	m.syncTick()
 	m.retryIfDue()
 	m.shutdownIfNeeded()
 }
