@@ -173,6 +173,7 @@ func (c *connSync) watch(ctx context.Context, backupOK bool, settled chan<- stru
 	}
 	tick := time.NewTicker(c.interval)
 	defer tick.Stop()
+	last := 0
 	for {
 		ds, n, err := c.daemons.Status(ctx)
 		c.mu.Lock()
@@ -189,7 +190,11 @@ func (c *connSync) watch(ctx context.Context, backupOK bool, settled chan<- stru
 			}
 		}
 		c.mu.Unlock()
-		if !done && err == nil && st.Observe(c.now(), n) {
+		if err != nil {
+			n = last // a failed read is no growth: the wait ends, at Max at the latest
+		}
+		last = n
+		if !done && st.Observe(c.now(), n) {
 			done = true
 			c.log.Info("connection sync: backup settled", "after", c.now().Sub(start).Round(time.Millisecond), "connections", n)
 			c.setSettled()

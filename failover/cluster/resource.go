@@ -83,11 +83,8 @@ type resources struct {
 	delayedNoted bool
 
 	// Connection sync (settle.go).
-	syncSettled        bool
-	deferredAsk        rset // the other node's offer deferred until settled
-	deferredAt         time.Time
-	deferredTakeoverAt time.Time
-	legacyDeferred     bool // ip-requests not sent yet
+	syncSettled    bool
+	legacyDeferred bool // ip-requests not sent yet
 
 	conflictLocal bool // split brain: the other node claims our local groups
 	sentHeld      bool // a resource message went out for the current input
@@ -126,7 +123,7 @@ func (m *Machine) sendResourcesHeld(stable bool, comment string) {
 		return
 	}
 	st := "0"
-	if stable {
+	if stable && m.rs.syncSettled { // settle.go: "in flux" until the sync has settled
 		st = "1"
 	}
 	msg := newMsg("resource", "rsc_hold", m.rs.hold.String(), "rtype", "full", "isstable", st)
@@ -423,7 +420,6 @@ func (m *Machine) resourceTick() {
 		r.failStandbyAt = time.Time{}
 		m.requestStandby(r.failStandbyWhich.String())
 	}
-	m.syncTick()
 	m.retryIfDue()
 	m.shutdownIfNeeded()
 }

@@ -8,13 +8,15 @@ import "time"
 // the master sends a connection when it carries packets (sync_threshold,
 // sync_refresh_period), so a backup started a moment ago knows few of them,
 // and a failback then would reset every connection it has not heard of
-// yet. Until the caller reports SyncSettled, such a node defers the
-// holder's standby offer (ask_resources info=me; the holder's request then
-// expires after STANDBY_INIT_TO_MS, as with a silent heartbeat) and sends
-// no ip-request; once settled it asks with hb_takeover, heartbeat's own
-// message, so a heartbeat 3.0.6 peer follows too. A takeover from a dead
-// or departing peer is never delayed: the deferral only touches what a
-// live holder offers.
+// yet. Until the caller reports SyncSettled, such a node reports itself
+// in flux (resource ... isstable=0), so the holder does not start the
+// failback (nor, with hb_standby, a standby: it would reset the same
+// connections) — heartbeat's own rule, which a heartbeat 3.0.6 peer
+// follows too — and, with legacy, sends no ip-request. Once settled it
+// reports isstable=1 and the holder hands the groups back at once. A
+// takeover from a dead or departing peer is never delayed: it does not
+// wait for the other side's stability, and a node taking over needs no
+// settle (its own connections are what the peer synced to it).
 
 // Settle decides when the backup daemon has had the peer's connections
 // long enough: at least Min since it started, and the connection table no
@@ -54,7 +56,8 @@ func (s *Settle) Observe(now time.Time, conns int) bool {
 }
 
 // SyncSettled reports that the backup sync daemon has settled (see
-// Settle); a deferred failback is then asked for. No-op without
+// Settle): the node says it is stable, and a holder with auto_failback on
+// hands the groups back; with legacy the ip-requests go out. No-op without
 // Config.SyncSettle or when already settled.
 func (m *Machine) SyncSettled(now time.Time) []Action {
 	if !m.running() {
@@ -71,48 +74,11 @@ func (m *Machine) SyncSettled(now time.Time) []Action {
 		r.legacyDeferred = false
 		m.legacyReqOurResources()
 	}
-	if r.deferredAsk != rscNone {
-		// The holder's own request must have expired first, or it would
-		// refuse ours as "Standby in progress".
-		at := r.deferredAt.Add(standbyReplyTO + autoFailbackWait)
-		if at.Before(now) {
-			at = now
-		}
-		r.deferredTakeoverAt = at
+	if m.nice() && r.state == rStable && !r.shutdown {
+		m.sendResourcesHeld(true, "")
 	}
-	m.resourceTick()
 	return m.flush()
 }
 
-// deferForSync tells whether an offer of groups from the live other node
-// must wait for the sync to settle, and records it.
-func (m *Machine) deferForSync(rt rset, from string) bool {
-	r := &m.rs
-	if r.syncSettled {
-		return false
-	}
-	m.logf(Info, "standby: %s offers its [%s] groups: deferred until the connection sync has settled", from, rt)
-	r.deferredAsk, r.deferredAt = rt, m.now
-	return true
-}
-
-// syncTick asks for a deferred failback once it is due.
-func (m *Machine) syncTick() {
-	r := &m.rs
-	if r.deferredTakeoverAt.IsZero() || m.now.Before(r.deferredTakeoverAt) {
-		return
-	}
-	which := mirror(r.deferredAsk).String()
-	r.deferredTakeoverAt, r.deferredAsk = time.Time{}, rscNone
-	if r.shutdown || r.otherHolds == rscNone {
-		return
-	}
-	m.logf(Info, "connection sync settled: asking for the deferred [%s] groups", which)
-	m.requestTakeover(which)
-}
-
 // syncPeerGone: the other node died or left; nothing is deferred any more.
-func (m *Machine) syncPeerGone() {
-	r := &m.rs
-	r.deferredAsk, r.deferredTakeoverAt, r.legacyDeferred = rscNone, time.Time{}, false
-}
+func (m *Machine) syncPeerGone() { m.rs.legacyDeferred = false }

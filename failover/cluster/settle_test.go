@@ -31,31 +31,40 @@ func (s *sim) settle(name string) {
 // once settled it asks for them and gets them.
 func TestSyncSettleDelaysAutoFailback(t *testing.T) {
 	s := syncCluster(t, FailbackOn)
-	failOver(t, s)
+	from := failOver(t, s)
 	allOnVM := map[string]string{gVM1: "vm", gPeer: "vm", gVM2: "vm"}
 	s.runOneHolder(40 * time.Second)
 	s.expectPlaced(allOnVM)
 	peer := s.node("peer")
-	if !hasLog(peer, 0, "until the connection sync has settled") {
-		t.Errorf("peer did not say why it waits\n%s", s.dump())
+	for _, x := range s.trace[from:] {
+		if x.node == "peer" && x.msg.Type == "resource" && x.msg.Get("isstable") == "1" {
+			t.Fatalf("peer reported stable before settle: %s\n%s", brief(x.node, x.msg), s.dump())
+		}
 	}
+	_ = peer
 	if got := s.node("peer").m.Resources(); got != "none" {
 		t.Errorf("peer resources %s", got)
 	}
 	s.settle("peer")
 	took := s.runUntil(30*time.Second, "failback after settle", func() bool { return s.placed(preferred) })
-	if took > standbyReplyTO+5*time.Second {
+	if took > 3*time.Second {
 		t.Errorf("failback took %v after settle", took)
 	}
 	s.runOneHolder(5 * time.Second)
 	s.expectPlaced(preferred)
-	if !hasLog(peer, 0, "asking for the deferred [local] groups") {
-		t.Errorf("peer did not ask with hb_takeover\n%s", s.dump())
+	// peer said it was in flux until settled, stable after.
+	var stable []bool
+	for _, x := range s.trace[from:] {
+		if x.node == "peer" && x.msg.Type == "resource" {
+			stable = append(stable, x.msg.Get("isstable") == "1")
+		}
+	}
+	if len(stable) < 2 || stable[0] || !stable[len(stable)-1] {
+		t.Errorf("peer's isstable sequence %v: want 0... then 1\n%s", stable, s.dump())
 	}
 }
 
-// Settled soon after the restart (before the holder's standby request
-// times out): the failback still happens, once that request has expired.
+// Settled soon after the restart.
 func TestSyncSettleSoon(t *testing.T) {
 	s := syncCluster(t, FailbackOn)
 	failOver(t, s)
@@ -105,7 +114,7 @@ func TestSyncSettleOffUnchanged(t *testing.T) {
 	s.settle("peer")
 	s.runUntil(10*time.Second, "failback", func() bool { return s.placed(preferred) })
 	for _, l := range s.protocol(from) {
-		if strings.Contains(l, "hb_takeover") {
+		if strings.Contains(l, "hb_takeover") || strings.Contains(l, "info=sync") {
 			t.Errorf("unexpected %s", l)
 		}
 	}

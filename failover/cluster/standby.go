@@ -139,9 +139,6 @@ func (m *Machine) askForResources(msg Msg, fromMe bool) {
 			m.logf(Warn, "standby: %s from %s ignored, our resources are in flux", info, from)
 			return
 		}
-		if info == "me" && !fromMe && m.deferForSync(rt, from) {
-			return
-		}
 		r.standbyType = rt
 		if info != "me" {
 			ignored = true
