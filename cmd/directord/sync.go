@@ -147,6 +147,9 @@ func (c *connSync) start(ctx context.Context) error {
 	if now, err := c.daemons.Sync.Timeouts(ctx); err == nil {
 		c.log.Info("connection sync: IPVS timeouts", "tcp", now.TCP, "tcpfin", now.TCPFin, "udp", now.UDP)
 	}
+	if err := c.daemons.StopStaleMaster(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("connection sync: %w", err))
+	}
 	if err := c.daemons.StartBackup(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("connection sync: starting the backup daemon on %s: %w", c.cfg.Interface, err))
 	}

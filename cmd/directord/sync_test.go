@@ -128,6 +128,7 @@ conntrack = 1
 	sys := fakeSysctls{"sync_version": "1", "conntrack": "0"}
 	c.sysctls, c.interval = sys, time.Millisecond
 	ctx := context.Background()
+	_ = k.StartDaemon(ctx, ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 3}) // a crashed run's
 	if err := c.start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -107,6 +107,24 @@ func (s *SyncDaemons) StartBackup(ctx context.Context) error {
 	return s.ensure(ctx, ipvs.SyncBackup)
 }
 
+// StopStaleMaster stops a master found running at start, before any
+// group is held: a previous run that crashed left it (the kernel keeps the
+// daemons when their owner dies). It starts again with a group.
+func (s *SyncDaemons) StopStaleMaster(ctx context.Context) error {
+	ds, err := s.Sync.Daemons(ctx)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.State == ipvs.SyncMaster {
+			s.log().Warn("ipvs sync master running before any group is held (left by a previous run): stopping it",
+				"interface", d.Interface, "syncid", d.SyncID)
+			return s.stop(ctx, ipvs.SyncMaster)
+		}
+	}
+	return nil
+}
+
 // StopAll stops the master and, unless KeepBackup, the backup: at the end
 // of directord, once every group is released.
 func (s *SyncDaemons) StopAll(ctx context.Context) error {

@@ -143,3 +143,15 @@ func TestSyncDaemonString(t *testing.T) {
 		t.Error(s)
 	}
 }
+
+func TestSyncStaleMasterStopped(t *testing.T) {
+	ctx := context.Background()
+	k, d := newSync()
+	_ = k.StartDaemon(ctx, ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 7})
+	if err := d.StopStaleMaster(ctx); err != nil || k.Running() != "" {
+		t.Errorf("stale master: %q %v", k.Running(), err)
+	}
+	if err := d.StopStaleMaster(ctx); err != nil {
+		t.Errorf("none running: %v", err)
+	}
+}
