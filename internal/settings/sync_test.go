@@ -91,3 +91,14 @@ func fmtv(v [][2]string) string {
 	}
 	return b.String() + "]"
 }
+
+// The example settings file parses, and leaves sync off.
+func TestExampleFileSync(t *testing.T) {
+	s, err := Load("../../etc/settings.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Sync.Enabled || s.Sync.Interface != "eth1" || s.Sync.SyncID != 7 || s.Sync.SettleMax.D() != DefaultSettleMax {
+		t.Errorf("example [sync]: %+v", s.Sync)
+	}
+}
