@@ -174,25 +174,41 @@ type SyncRole struct {
 	Group string // key of the group this resource is in
 }
 
+// Start and Stop never fail: a sync daemon that will not start or stop
+// must not keep the group's addresses from moving (a failed stop would
+// even make the peer wait for a release that never comes); the failure is
+// logged and the group runs without the connection sync.
 func (r *SyncRole) Start(ctx context.Context) error {
+	var err error
 	if r.Role == ipvs.SyncMaster {
 		r.D.hold(r.Group, true)
-		return r.D.ensure(ctx, ipvs.SyncMaster)
+		err = r.D.ensure(ctx, ipvs.SyncMaster)
+	} else if err = r.D.ensure(ctx, ipvs.SyncBackup); err == nil {
+		err = r.D.stop(ctx, ipvs.SyncMaster)
 	}
-	if err := r.D.ensure(ctx, ipvs.SyncBackup); err != nil {
-		return err
-	}
-	return r.D.stop(ctx, ipvs.SyncMaster)
+	r.failed("start", err)
+	return nil
 }
 
 func (r *SyncRole) Stop(ctx context.Context) error {
+	var err error
 	if r.Role == ipvs.SyncMaster {
 		if r.D.hold(r.Group, false) {
 			return nil // another held group still wants the master
 		}
-		return errors.Join(r.D.stop(ctx, ipvs.SyncMaster), r.D.ensure(ctx, ipvs.SyncBackup))
+		err = errors.Join(r.D.stop(ctx, ipvs.SyncMaster), r.D.ensure(ctx, ipvs.SyncBackup))
+	} else {
+		err = r.D.ensure(ctx, ipvs.SyncMaster)
 	}
-	return r.D.ensure(ctx, ipvs.SyncMaster)
+	r.failed("stop", err)
+	return nil
+}
+
+func (r *SyncRole) failed(op string, err error) {
+	if err != nil {
+		r.D.log().Error("connection sync: "+r.String()+" "+op+" failed; the group goes on without it",
+			"group", r.Group, "err", err)
+	}
 }
 
 // Running reports whether the daemon of the role runs (the script's status).

@@ -155,3 +155,21 @@ func TestSyncStaleMasterStopped(t *testing.T) {
 		t.Errorf("none running: %v", err)
 	}
 }
+
+// A sync daemon that cannot start or stop does not fail the group: its
+// addresses must move regardless.
+func TestSyncRoleFailureDoesNotFailTheGroup(t *testing.T) {
+	ctx := context.Background()
+	k, d := newSync()
+	k.Fail = ipvs.ErrSyncUnsupported
+	g := &Group{Key: "vip", Log: d.Log, Agents: []Agent{&SyncRole{D: d, Role: ipvs.SyncMaster, Group: "vip"}}}
+	if err := g.Acquire(ctx); err != nil {
+		t.Errorf("acquire with a failing kernel: %v", err)
+	}
+	if k.Running() != "" {
+		t.Errorf("daemons %q", k.Running())
+	}
+	if err := g.Release(ctx); err != nil {
+		t.Errorf("release: %v", err)
+	}
+}
