@@ -106,13 +106,13 @@ func run() int {
 	}
 	var cs *connSync
 	if st.Sync.Enabled || cfg.Resources.SyncRoles() {
-		k, closer, err := openKernelSync(log)
+		k, table, err := openKernelSync(log)
 		if err != nil {
 			log.Error(err.Error())
 			return 1
 		}
-		defer closer.Close()
-		if cs, err = newConnSync(st, cfg.Resources, k, log); err == nil {
+		defer table.Close()
+		if cs, err = newConnSync(st, cfg.Resources, k, table, log); err == nil {
 			err = cs.attach(gs)
 		}
 		if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -32,6 +31,7 @@ type connSync struct {
 		Get(name string) (string, error)
 		Set(name, value string) error
 	}
+	table    ipvs.Table // for the anchor services (nil: none)
 	log      *slog.Logger
 	interval time.Duration // how often the daemons and the table are read
 	now      func() time.Time
@@ -44,8 +44,8 @@ type connSync struct {
 // synced connection is usable after a takeover.
 var syncSysctlsLogged = []string{"sync_version", "sync_threshold", "sync_refresh_period", "conntrack", "expire_nodest_conn", "sloppy_tcp"}
 
-// openKernelSync opens the kernel's sync daemon calls.
-var openKernelSync = func(log *slog.Logger) (ipvs.Sync, io.Closer, error) {
+// openKernelSync opens the kernel's sync daemon calls and its table.
+var openKernelSync = func(log *slog.Logger) (ipvs.Sync, ipvs.Table, error) {
 	k, err := ipvs.NewKernel(ipvs.KernelOptions{Logger: log})
 	if err != nil {
 		return nil, nil, err
@@ -58,8 +58,54 @@ var openKernelSync = func(log *slog.Logger) (ipvs.Sync, io.Closer, error) {
 	return s, k, nil
 }
 
+// AnchorFWMark marks the anchor services (fwm and fwm6, no destinations)
+// that directord keeps in the table while the connection sync runs. Linux
+// (since 5.7) registers IPVS's netfilter hooks only while a service of the
+// family exists: a director that holds no group, or one whose in-process
+// director has not programmed its services yet, or has just removed them
+// (cleanstop), would then not look at its synced connections at all, and
+// the local stack would reset every packet to the VIP. Found by
+// t_67_conn_sync: connections survived a SIGKILL takeover (the table came
+// up before the client's retransmission) but were reset by standby and
+// failback (packets in the gap; TCP resets from the new holder). No packet
+// carries this mark unless a firewall rule sets it.
+const AnchorFWMark = 0x4c565331 // "LVS1"
+
+func anchors() []ipvs.Service {
+	return []ipvs.Service{
+		{ServiceKey: ipvs.ServiceKey{Family: ipvs.INET, FWMark: AnchorFWMark}, Scheduler: "rr"},
+		{ServiceKey: ipvs.ServiceKey{Family: ipvs.INET6, FWMark: AnchorFWMark}, Scheduler: "rr"},
+	}
+}
+
+// anchor adds (on) or removes the anchor services; ones already there (a
+// crashed run's) are kept.
+func (c *connSync) anchor(ctx context.Context, on bool) error {
+	if c.table == nil {
+		return nil
+	}
+	have, err := c.table.Services(ctx)
+	if err != nil {
+		return err
+	}
+	var ops []ipvs.Op
+	for _, a := range anchors() {
+		there := slices.ContainsFunc(have, func(s ipvs.Service) bool { return s.ServiceKey == a.ServiceKey })
+		switch {
+		case on && !there:
+			ops = append(ops, ipvs.Op{Kind: ipvs.AddService, Service: a})
+		case !on && there:
+			ops = append(ops, ipvs.Op{Kind: ipvs.DeleteService, Service: a})
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return c.table.Apply(ctx, ops)
+}
+
 // newConnSync returns nil when sync is off.
-func newConnSync(st *settings.Settings, rs *haconf.Resources, k ipvs.Sync, log *slog.Logger) (*connSync, error) {
+func newConnSync(st *settings.Settings, rs *haconf.Resources, k ipvs.Sync, table ipvs.Table, log *slog.Logger) (*connSync, error) {
 	y := st.Sync
 	if !y.Enabled && (rs == nil || !rs.SyncRoles()) {
 		return nil, nil
@@ -76,7 +122,7 @@ func newConnSync(st *settings.Settings, rs *haconf.Resources, k ipvs.Sync, log *
 		}
 		d.Group = a
 	}
-	return &connSync{cfg: y, file: file, log: log, interval: time.Second, now: time.Now, sysctls: ipvs.Sysctls{},
+	return &connSync{cfg: y, file: file, log: log, table: table, interval: time.Second, now: time.Now, sysctls: ipvs.Sysctls{},
 		daemons: &resource.SyncDaemons{Sync: k, Daemon: d, KeepBackup: y.KeepBackup, Log: log},
 		snap:    control.SyncStatus{Interface: d.Interface, SyncID: int(d.SyncID)}}, nil
 }
@@ -146,6 +192,9 @@ func (c *connSync) start(ctx context.Context) error {
 	}
 	if now, err := c.daemons.Sync.Timeouts(ctx); err == nil {
 		c.log.Info("connection sync: IPVS timeouts", "tcp", now.TCP, "tcpfin", now.TCPFin, "udp", now.UDP)
+	}
+	if err := c.anchor(ctx, true); err != nil {
+		errs = append(errs, fmt.Errorf("connection sync: adding the anchor services (fwm %d): %w", AnchorFWMark, err))
 	}
 	if err := c.daemons.StopStaleMaster(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("connection sync: %w", err))
@@ -231,5 +280,10 @@ func (c *connSync) status() *control.SyncStatus {
 func (c *connSync) stop(ctx context.Context) {
 	if err := c.daemons.StopAll(ctx); err != nil {
 		c.log.Error("connection sync: stopping the daemons: " + err.Error())
+	}
+	if !c.cfg.KeepBackup {
+		if err := c.anchor(ctx, false); err != nil {
+			c.log.Error("connection sync: removing the anchor services: " + err.Error())
+		}
 	}
 }

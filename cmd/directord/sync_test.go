@@ -46,7 +46,7 @@ func haRes(t *testing.T, src string) *haconf.Resources {
 }
 
 func TestConnSyncOff(t *testing.T) {
-	c, err := newConnSync(syncSettings(t, ""), haRes(t, "a 10.0.0.1\n"), &ipvstest.Sync{}, slog.New(slog.DiscardHandler))
+	c, err := newConnSync(syncSettings(t, ""), haRes(t, "a 10.0.0.1\n"), &ipvstest.Sync{}, nil, slog.New(slog.DiscardHandler))
 	if c != nil || err != nil {
 		t.Errorf("sync off: %v %v", c, err)
 	}
@@ -60,7 +60,7 @@ func TestConnSyncAttach(t *testing.T) {
 		"[sync]\nenabled = true\nresource_group = \"10.0.0.2\"\n": "IPaddr::10.0.0.1|LVSSyncDaemonSwap::master IPaddr::10.0.0.2",
 	} {
 		rs := haRes(t, "a 10.0.0.1\nb 10.0.0.2\n")
-		c, err := newConnSync(syncSettings(t, body), rs, &ipvstest.Sync{}, log)
+		c, err := newConnSync(syncSettings(t, body), rs, &ipvstest.Sync{}, nil, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,14 +73,14 @@ func TestConnSyncAttach(t *testing.T) {
 			t.Errorf("%q: %s, want %s", body, got, want)
 		}
 	}
-	c, _ := newConnSync(syncSettings(t, "[sync]\nenabled = true\nresource_group = \"10.9.9.9\"\n"), nil, &ipvstest.Sync{}, log)
+	c, _ := newConnSync(syncSettings(t, "[sync]\nenabled = true\nresource_group = \"10.9.9.9\"\n"), nil, &ipvstest.Sync{}, nil, log)
 	err := c.attach([]*resource.Group{{Key: "10.0.0.1"}})
 	if err == nil || !strings.Contains(err.Error(), `s.toml: sync.resource_group: no haresources group "10.9.9.9"`) {
 		t.Errorf("unknown resource_group: %v", err)
 	}
 	// LVSSyncDaemonSwap in haresources turns sync on without [sync].
 	rs := haRes(t, "a 10.0.0.1 LVSSyncDaemonSwap::master\n")
-	c, err = newConnSync(syncSettings(t, ""), rs, &ipvstest.Sync{}, log)
+	c, err = newConnSync(syncSettings(t, ""), rs, &ipvstest.Sync{}, nil, log)
 	if err != nil || c == nil {
 		t.Fatalf("LVSSyncDaemonSwap: %v %v", c, err)
 	}
@@ -121,7 +121,8 @@ timeout_tcp = "900s"
 [sync.sysctl]
 conntrack = 1
 `)
-	c, err := newConnSync(st, nil, k, slog.New(slog.DiscardHandler))
+	table := ipvs.NewMemory()
+	c, err := newConnSync(st, nil, k, table, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,6 +132,12 @@ conntrack = 1
 	_ = k.StartDaemon(ctx, ipvs.SyncDaemon{State: ipvs.SyncMaster, Interface: "eth1", SyncID: 3}) // a crashed run's
 	if err := c.start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if svcs, _ := table.Services(ctx); len(svcs) != 2 || svcs[0].FWMark != AnchorFWMark || svcs[1].FWMark != AnchorFWMark {
+		t.Errorf("anchor services: %+v", svcs)
+	}
+	if err := c.anchor(ctx, true); err != nil { // again (a crashed run's): kept
+		t.Errorf("anchor again: %v", err)
 	}
 	if sys["conntrack"] != "1" || k.Running() != "backup" {
 		t.Errorf("after start: sysctls %v, daemons %q", sys, k.Running())
@@ -159,5 +166,8 @@ conntrack = 1
 	c.stop(ctx)
 	if k.Running() != "" {
 		t.Errorf("after stop: %q", k.Running())
+	}
+	if svcs, _ := table.Services(ctx); len(svcs) != 0 {
+		t.Errorf("anchors left after stop: %+v", svcs)
 	}
 }
