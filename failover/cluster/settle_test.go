@@ -176,3 +176,21 @@ func TestSettleRule(t *testing.T) {
 		t.Error("unsettled again")
 	}
 }
+
+// Both nodes starting together, nothing to fail back: the initial
+// placement does not wait for the settle (no one holds a group to hand
+// back), however long it takes.
+func TestSyncSettleColdStartNotDelayed(t *testing.T) {
+	place := func(sync bool) time.Duration {
+		a, b := testConfig("vm", 100, FailbackOn), testConfig("peer", 200, FailbackOn)
+		a.SyncSettle, b.SyncSettle = sync, sync
+		s := newSim(t, a, b)
+		s.start("vm")
+		s.start("peer")
+		return s.runUntil(30*time.Second, "initial placement", func() bool { return s.placed(preferred) })
+	}
+	with, without := place(true), place(false)
+	if with != without {
+		t.Errorf("initial placement took %v with sync (never settled), %v without", with, without)
+	}
+}
