@@ -204,6 +204,20 @@ func TestDaemonWireBytes(t *testing.T) {
 	if err != nil || !bytes.Equal(got, want) {
 		t.Errorf("master eth1 id 7:\n got % x\nwant % x (%v)", got, want, err)
 	}
+	// Captured in the VM (strace -xx, ipvsadm v1.31 on Linux 6.1): the
+	// attributes after the genl header 09 01 00 00 of
+	// `ipvsadm --start-daemon master --mcast-interface sync0 --syncid 7`.
+	captured := []byte{0x20, 0x00, 0x03, 0x80, 0x08, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00,
+		0x0a, 0x00, 0x02, 0x00, 0x73, 0x79, 0x6e, 0x63, 0x30, 0x00, 0x00, 0x00,
+		0x08, 0x00, 0x03, 0x00, 0x07, 0x00, 0x00, 0x00}
+	dk := &daemonKernel{running: map[uint32][]byte{}, extended: true}
+	k, fakes := syncKernel(t, time.Second, func(int) *genlFake { return &genlFake{t: t, handle: dk.handle} })
+	if err := k.StartDaemon(context.Background(), SyncDaemon{State: SyncMaster, Interface: "sync0", SyncID: 7}); err != nil {
+		t.Fatal(err)
+	}
+	if r := (*fakes)[0].requests(); len(r) != 1 || r[0].cmd != 9 || !bytes.Equal(r[0].attrs, captured) {
+		t.Errorf("not what ipvsadm sends: %+v\nwant % x", r, captured)
+	}
 	// ipvsadm --start-daemon backup --mcast-interface sync0 --syncid 200
 	//   --sync-maxlen 1400 --mcast-group 239.1.2.3 --mcast-port 9000 --mcast-ttl 3
 	want = tlv(netlink.Nested|ipvsCmdAttrDaemon, cat(
