@@ -3,7 +3,9 @@
 # flags, persistence with netmask, masq/gate/ipip, weights and thresholds,
 # reads them back through libipvs and our netlink dump, compares with
 # ipvsadm -Ln, checks that bad ops fail alone, deadlines and handle rebuilds,
-# and a scale run. Each of its PASS/FAIL lines is an assertion here.
+# and a scale run; and ipvs.Sync: sync daemons, timeouts and errors against
+# ipvsadm. Each of its PASS/FAIL lines is an assertion here. test_sync_pair
+# syncs a master in dir to a backup in dir2.
 # e2e-timeout: 480
 
 test_kernel_table() {

@@ -4,6 +4,9 @@
 //
 // It prints "PASS name", "FAIL name: why" and "TIME name duration" lines and
 // exits 1 if anything failed.
+//
+// "vmcheck sync start|stop|daemons|conns ..." runs one ipvs.Sync call in
+// the caller's namespace instead, for the e2e shell tests (see sync.go).
 package main
 
 import (
