@@ -50,13 +50,10 @@ var openKernelSync = func(log *slog.Logger) (ipvs.Sync, ipvs.Table, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	s, ok := any(k).(ipvs.Sync)
-	if !ok {
-		k.Close()
-		return nil, nil, errors.New("connection sync: this build's ipvs package has no sync daemon calls")
-	}
-	return s, k, nil
+	return k, k, nil
 }
+
+var _ ipvs.Sync = (*ipvs.Kernel)(nil)
 
 // AnchorFWMark marks the anchor services (fwm and fwm6, no destinations)
 // that directord keeps in the table while the connection sync runs. Linux
