@@ -45,6 +45,11 @@ const (
 	ipvsCmdSetDest    = 6
 	ipvsCmdDelDest    = 7
 	ipvsCmdGetDest    = 8
+	ipvsCmdNewDaemon  = 9
+	ipvsCmdDelDaemon  = 10
+	ipvsCmdGetDaemon  = 11
+	ipvsCmdSetConfig  = 12
+	ipvsCmdGetConfig  = 13
 	ipvsCmdGetInfo    = 15
 )
 
@@ -136,6 +141,9 @@ func (e *KernelError) Error() string {
 
 // meaning explains what an errno means for the IPVS command.
 func (e *KernelError) meaning() string {
+	if m, ok := syncMeaning(e.Cmd, e.Errno); ok {
+		return m
+	}
 	switch e.Errno {
 	case unix.ESRCH:
 		return "no such service"
@@ -162,6 +170,9 @@ func (e *KernelError) Unwrap() error { return e.Errno }
 
 // Is maps the kernel's answers onto the package's ErrExists and ErrNotFound.
 func (e *KernelError) Is(target error) bool {
+	if isSyncCmd(e.Cmd) {
+		return syncIs(e, target)
+	}
 	switch target {
 	case ErrExists:
 		return e.Errno == unix.EEXIST
@@ -192,6 +203,16 @@ func cmdName(cmd uint8) string {
 		return "del-dest"
 	case ipvsCmdGetDest:
 		return "get-dest"
+	case ipvsCmdNewDaemon:
+		return "new-daemon"
+	case ipvsCmdDelDaemon:
+		return "del-daemon"
+	case ipvsCmdGetDaemon:
+		return "get-daemon"
+	case ipvsCmdSetConfig:
+		return "set-config"
+	case ipvsCmdGetConfig:
+		return "get-config"
 	}
 	return fmt.Sprintf("cmd%d", cmd)
 }

@@ -67,6 +67,7 @@ type Kernel struct {
 	chunk     int // batch size learned from receive buffer overruns (0: none)
 	abandoned int
 	closed    bool
+	connPath  string // "" means /proc/self/net/ip_vs_conn; tests point it elsewhere
 }
 
 var _ Table = (*Kernel)(nil)

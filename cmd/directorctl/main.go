@@ -104,6 +104,26 @@ func printStatus(w io.Writer, s *control.Status) {
 		}
 		fmt.Fprintf(w, "  %-20s %-10s %v\n", g.Key, holder, g.Resources)
 	}
+	if y := s.Sync; y != nil {
+		settle := "settled"
+		if !y.Settled {
+			settle = "settling (no failback yet)"
+		}
+		fmt.Fprintf(w, "connection sync: %s syncid %d, %d connections, %s\n", y.Interface, y.SyncID, y.Connections, settle)
+		if len(y.Daemons) == 0 {
+			fmt.Fprintln(w, "  no sync daemon running")
+		}
+		for _, d := range y.Daemons {
+			fmt.Fprintf(w, "  %-7s running  interface %s syncid %d", d.State, d.Interface, d.SyncID)
+			if d.Group != "" {
+				fmt.Fprintf(w, " group %s", d.Group)
+			}
+			fmt.Fprintln(w)
+		}
+		if y.Error != "" {
+			fmt.Fprintf(w, "  error: %s\n", y.Error)
+		}
+	}
 	if len(s.Virtuals) > 0 {
 		fmt.Fprintln(w, "IPVS:")
 		for _, v := range s.Virtuals {

@@ -38,6 +38,9 @@ type daemon struct {
 	reloads chan reloadReq // SIGHUP: keys and timers to take on
 	out     *outbox        // packets for the media, sent off the loop
 
+	sync        *connSync     // nil: connection sync off
+	syncSettled chan struct{} // the backup sync daemon has settled
+
 	mu     sync.Mutex // guards what status reads
 	nodes  map[string]string
 	links  map[string]map[string]bool
@@ -107,6 +110,8 @@ func (d *daemon) run(ctx context.Context) error {
 			d.handle(req)
 		case r := <-d.reloads:
 			d.takeReload(r)
+		case <-d.syncSettled:
+			d.do(d.m.SyncSettled(time.Now()))
 		case <-stopping:
 			stopping = nil
 			d.log.Info("shutting down: handing the resources over")
@@ -317,6 +322,9 @@ func orAll(s string) string {
 
 func (d *daemon) status() *control.Status {
 	st := &control.Status{Node: d.node, Resources: d.m.Resources(), CommUp: d.m.CommUp()}
+	if d.sync != nil {
+		st.Sync = d.sync.status() // a copy: no kernel call on the loop
+	}
 	d.mu.Lock()
 	for _, n := range slices.Sorted(maps.Keys(d.nodes)) {
 		ns := control.Node{Name: n, State: d.nodes[n], Links: map[string]string{}}

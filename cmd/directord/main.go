@@ -20,6 +20,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/lvsdirector/director/failover/cluster"
 	"github.com/lvsdirector/director/failover/control"
@@ -103,9 +104,25 @@ func run() int {
 		log.Error(err.Error())
 		return 2
 	}
+	var cs *connSync
+	if st.Sync.Enabled || cfg.Resources.SyncRoles() {
+		k, table, err := openKernelSync(log)
+		if err != nil {
+			log.Error(err.Error())
+			return 1
+		}
+		defer table.Close()
+		if cs, err = newConnSync(st, cfg.Resources, k, table, log); err == nil {
+			err = cs.attach(gs)
+		}
+		if err != nil {
+			log.Error(err.Error())
+			return 2
+		}
+	}
 	ccfg := cluster.Config{Node: *node, Nodes: cfg.HA.Nodes, Keepalive: cfg.HA.Keepalive, Deadtime: cfg.HA.Deadtime,
 		Warntime: cfg.HA.Warntime, Initdead: cfg.HA.Initdead, Deadping: cfg.HA.Deadping, Generation: gen,
-		AutoFailback: failback(cfg.HA.AutoFailback), IPFail: cfg.HA.IPFail}
+		AutoFailback: failback(cfg.HA.AutoFailback), IPFail: cfg.HA.IPFail, SyncSettle: cs != nil}
 	for _, p := range cfg.HA.Ping {
 		ccfg.PingNodes = append(ccfg.PingNodes, p.Name)
 	}
@@ -165,9 +182,21 @@ func run() int {
 	rl := &reloader{dir: *haDir, node: *node, cfg: cfg, logs: logs, log: log, d: d}
 	defer background(func(ctx context.Context) { rl.run(ctx, hup) })()
 	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))
+	if cs != nil {
+		// The backup runs before any group is taken; stopped (with the
+		// master) once run has released everything.
+		d.sync, d.syncSettled = cs, make(chan struct{}, 1)
+		backupOK := cs.start(ctx) == nil
+		defer background(func(ctx context.Context) { cs.watch(ctx, backupOK, d.syncSettled) })()
+	}
 	if err := d.run(ctx); err != nil {
 		log.Error(err.Error())
 		return 1
+	}
+	if cs != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cs.stop(sctx)
+		cancel()
 	}
 	log.Info("directord stopped")
 	return 0

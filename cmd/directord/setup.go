@@ -20,6 +20,7 @@ import (
 	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/internal/cfgfile"
 	"github.com/lvsdirector/director/internal/settings"
+	"github.com/lvsdirector/director/ipvs"
 )
 
 // nextGeneration reads, bumps and writes the generation number (heartbeat's
@@ -104,6 +105,13 @@ func groups(cfg *haconf.Config, haDir string, ip *ipaddr.Manager, log *slog.Logg
 			case r.IP != nil:
 				rg.Agents = append(rg.Agents, &resource.IP{M: ip, Addr: ipaddr.Address{
 					Addr: r.IP.Addr, Bits: r.IP.Bits, Iface: r.IP.Iface, Broadcast: r.IP.Broadcast, Label: r.IP.Label}})
+			case r.SyncRole != "":
+				// Its daemons are given by connSync.attach.
+				role := ipvs.SyncMaster
+				if r.SyncRole == "backup" {
+					role = ipvs.SyncBackup
+				}
+				rg.Agents = append(rg.Agents, &resource.SyncRole{Role: role, Group: g.Key})
 			case r.Agent == "ldirectord":
 				name := "ldirectord.cf"
 				if len(r.Args) > 0 {

@@ -76,6 +76,12 @@ type Config struct {
 	PingNodes []string // ping / ping_group names
 	IPFail    bool     // run the ipfail logic (needs PingNodes, nice_failback)
 
+	// SyncSettle: the IPVS connection sync runs. A node then takes no
+	// group back from a live peer (auto_failback, legacy ip-request)
+	// before SyncSettled says its backup daemon has the peer's
+	// connections. Takeover from a dead peer is never delayed.
+	SyncSettle bool
+
 	// Generation is this run's heartbeat generation (hg); the caller bumps
 	// and persists it on every start (heartbeat: /var/lib/heartbeat/hb_generation).
 	Generation uint64
@@ -299,6 +305,7 @@ func New(cfg Config) (*Machine, error) {
 	}
 	m.tx.init(cfg.History)
 	m.rs.init()
+	m.rs.syncSettled = !cfg.SyncSettle
 	return m, nil
 }
 

@@ -20,6 +20,14 @@ func (m *Machine) legacyReqOurResources() {
 		if m.rs.owned[key] {
 			continue
 		}
+		if up >= 2 && !m.rs.syncSettled {
+			// Connection sync not settled: ask later (settle.go).
+			if !m.rs.legacyDeferred {
+				m.logf(Info, "legacy: not asking for group %s back until the connection sync has settled", key)
+			}
+			m.rs.legacyDeferred = true
+			continue
+		}
 		if up < 2 {
 			m.enqueue(false, []string{key}, nil)
 			continue

@@ -82,6 +82,10 @@ type resources struct {
 	givingUp     bool // resources being released for shutdown
 	delayedNoted bool
 
+	// Connection sync (settle.go).
+	syncSettled    bool
+	legacyDeferred bool // ip-requests not sent yet
+
 	conflictLocal bool // split brain: the other node claims our local groups
 	sentHeld      bool // a resource message went out for the current input
 
@@ -119,7 +123,7 @@ func (m *Machine) sendResourcesHeld(stable bool, comment string) {
 		return
 	}
 	st := "0"
-	if stable {
+	if stable && m.rs.syncSettled { // settle.go: "in flux" until the sync has settled
 		st = "1"
 	}
 	msg := newMsg("resource", "rsc_hold", m.rs.hold.String(), "rtype", "full", "isstable", st)
@@ -289,6 +293,7 @@ func (m *Machine) reqOurResources(anyway bool) {
 // recoverDeadResources: node p was declared dead (hb_rsc_recover_dead_resources).
 func (m *Machine) recoverDeadResources(p *peer) {
 	r := &m.rs
+	m.syncPeerGone()
 	if r.standby != sbNot {
 		m.logf(Info, "standby cancelled: %s died", p.name)
 		r.standby = sbNot
@@ -380,6 +385,7 @@ func (m *Machine) takeoverFromNode(p *peer) {
 func (m *Machine) onShutdone(p *peer) {
 	r := &m.rs
 	p.hasResources = false
+	m.syncPeerGone()
 	m.logf(Info, "%s shut down gracefully: taking over now", p.name)
 	if m.nice() {
 		r.otherStable = true

@@ -45,6 +45,7 @@ type Status struct {
 	Nodes     []Node                   `json:"nodes"`
 	Groups    []Group                  `json:"groups"`
 	Virtuals  []director.VirtualStatus `json:"virtuals,omitempty"`
+	Sync      *SyncStatus              `json:"sync,omitempty"` // nil: connection sync off
 
 	// HB is the cluster as heartbeat's API shows it to cl_status.
 	HB *HBView `json:"hb,omitempty"`
@@ -71,6 +72,25 @@ type HBNode struct {
 type HBLink struct {
 	Name   string `json:"name"`
 	Status string `json:"status"`
+}
+
+// SyncStatus is the IPVS connection sync: the daemons running in the
+// kernel, the size of the connection table and the failback settle wait.
+type SyncStatus struct {
+	Interface   string       `json:"interface"` // configured
+	SyncID      int          `json:"sync_id"`   // configured
+	Daemons     []SyncDaemon `json:"daemons"`   // running, as the kernel reports them
+	Connections int          `json:"connections"`
+	Settled     bool         `json:"settled"`
+	Error       string       `json:"error,omitempty"` // last failed kernel read
+}
+
+// SyncDaemon is one running sync daemon (ipvsadm -L --daemon).
+type SyncDaemon struct {
+	State     string `json:"state"` // master, backup
+	Interface string `json:"interface"`
+	SyncID    int    `json:"sync_id"`
+	Group     string `json:"group,omitempty"` // multicast group:port, when the kernel reports it
 }
 
 // Node is a cluster or ping node with its links.

@@ -17,6 +17,15 @@ package haconf
 //	IPv6addr::ip6[/bits[/iface]]
 //	script::arg1::arg2         resource.d/script (or init.d) arg1 arg2 start|stop|status
 //	script                     script start|stop|status
+//	LVSSyncDaemonSwap::master  the IPVS connection sync master runs while the
+//	                           group is held (::backup: the other way round)
+//
+// LVSSyncDaemonSwap is read natively (heartbeat 2.x's resource.d script of
+// that name is not needed nor run): its one argument is master or backup.
+// The script ran "ipvsadm --start-daemon ROLE" with no other option, so
+// ipvsadm's defaults applied: multicast interface eth0, sync id 0.
+// directord takes the interface and id from the settings' [sync] table and
+// falls back to the same defaults.
 //
 // Address arguments are read as heartbeat's resource.d wrappers read them:
 // IPaddr and IPaddr2 strip every run of '/', so an empty field is skipped
@@ -61,6 +70,23 @@ type Resource struct {
 	Agent string   // script name: IPaddr, IPaddr2, ldirectord, ...
 	Args  []string // arguments (split at "::")
 	IP    *IPAddr  // set for IPaddr and IPaddr2 (bare addresses included)
+	// SyncRole is "master" or "backup" for LVSSyncDaemonSwap::ROLE.
+	SyncRole string
+}
+
+// SyncAgent is heartbeat's resource script for the IPVS sync daemons.
+const SyncAgent = "LVSSyncDaemonSwap"
+
+// SyncRoles reports whether any group has an LVSSyncDaemonSwap resource.
+func (rs *Resources) SyncRoles() bool {
+	for _, g := range rs.Groups {
+		for _, r := range g.Resources {
+			if r.SyncRole != "" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // IsIP tells whether r is an address resource.
@@ -164,10 +190,17 @@ func parseGroup(toks []string, line int) (Group, error) {
 		return g, fmt.Errorf("node %s has no resources: want <node> <resource> [...]", toks[0])
 	}
 	g.Key = toks[1]
+	sync := ""
 	for _, t := range toks[1:] {
 		r, err := ParseResource(t)
 		if err != nil {
 			return g, err
+		}
+		if r.SyncRole != "" {
+			if sync != "" {
+				return g, fmt.Errorf("resource %s: the group already has %s (one sync role per group)", t, sync)
+			}
+			sync = t
 		}
 		g.Resources = append(g.Resources, r)
 	}
@@ -194,6 +227,13 @@ func ParseResource(tok string) (Resource, error) {
 		if a == "" {
 			return r, fmt.Errorf("resource %s: empty argument", tok)
 		}
+	}
+	if r.Agent == SyncAgent {
+		if len(r.Args) != 1 || (r.Args[0] != "master" && r.Args[0] != "backup") {
+			return r, fmt.Errorf("resource %s: %s takes one argument, master or backup (%s::master)", tok, SyncAgent, SyncAgent)
+		}
+		r.SyncRole = r.Args[0]
+		return r, nil
 	}
 	if r.Agent != "IPaddr" && r.Agent != "IPaddr2" && r.Agent != "IPv6addr" {
 		return r, nil

@@ -239,3 +239,31 @@ func TestLoad(t *testing.T) {
 		t.Errorf("empty dir: %v", err)
 	}
 }
+
+func TestHaresourcesSyncRole(t *testing.T) {
+	rs, err := ParseHaresources("haresources", strings.NewReader("lvs1 ldirectord::ldirectord.cf LVSSyncDaemonSwap::master 10.0.0.10\nlvs2 10.0.0.11\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := rs.Groups[0].Resources[1]; r.SyncRole != "master" || r.Agent != SyncAgent {
+		t.Errorf("got %+v", r)
+	}
+	if !rs.SyncRoles() {
+		t.Error("SyncRoles = false")
+	}
+	rs2, _ := ParseHaresources("haresources", strings.NewReader("lvs1 10.0.0.10\n"))
+	if rs2.SyncRoles() {
+		t.Error("SyncRoles without the resource")
+	}
+	for src, want := range map[string]string{
+		"lvs1 10.0.0.10\n\nlvs1 10.0.0.11 LVSSyncDaemonSwap\n":                      "haresources:3: resource LVSSyncDaemonSwap: LVSSyncDaemonSwap takes one argument, master or backup",
+		"lvs1 10.0.0.10 LVSSyncDaemonSwap::slave\n":                                 "haresources:1: resource LVSSyncDaemonSwap::slave: LVSSyncDaemonSwap takes one argument",
+		"lvs1 10.0.0.10 LVSSyncDaemonSwap::master::eth1\n":                          "haresources:1: resource LVSSyncDaemonSwap::master::eth1:",
+		"lvs1 10.0.0.10 \\\n LVSSyncDaemonSwap::master LVSSyncDaemonSwap::backup\n": "haresources:1: resource LVSSyncDaemonSwap::backup: the group already has LVSSyncDaemonSwap::master",
+	} {
+		_, err := ParseHaresources("haresources", strings.NewReader(src))
+		if err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%q: %v, want %s...", src, err, want)
+		}
+	}
+}

@@ -100,7 +100,20 @@ var (
 	descResources = prometheus.NewDesc("lvs_ha_resources",
 		"Which resources this node holds (none, local, foreign, all, transition): 1 for the current value.",
 		[]string{"state"}, nil)
+	descSyncDaemon = prometheus.NewDesc("lvs_sync_daemon",
+		"IPVS connection sync daemon (ipvsadm -L --daemon): 1 running, 0 not running (with the configured interface and id).",
+		[]string{"state", "interface", "syncid"}, nil)
+	descConnections = prometheus.NewDesc("lvs_connections",
+		"Entries in the IPVS connection table (ipvsadm -Lnc), synced ones included; only with connection sync on.",
+		nil, nil)
+	descSyncSettled = prometheus.NewDesc("lvs_sync_settled",
+		"1 once the backup sync daemon has had the peer's connections long enough for a failback, else 0.",
+		nil, nil)
 )
+
+// SyncStates are the sync daemon roles: lvs_sync_daemon has a series for
+// each.
+var SyncStates = []string{"master", "backup"}
 
 // Collector is a prometheus.Collector over Sources.
 type Collector struct {
@@ -129,7 +142,8 @@ func NewRegistry(src Sources) *prometheus.Registry {
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRealUp, descRealWeight, descVirtualReals, descVirtualRealsUp, descFallback,
-		descChecks, descLateness, descCommUp, descNodeState, descLinkUp, descGroupHeld, descResources} {
+		descChecks, descLateness, descCommUp, descNodeState, descLinkUp, descGroupHeld, descResources,
+		descSyncDaemon, descConnections, descSyncSettled} {
 		ch <- d
 	}
 }
@@ -266,5 +280,22 @@ func (c *Collector) collectFailover(ch chan<- prometheus.Metric) {
 		}
 		seenGroup[g.Key] = true
 		gauge(ch, descGroupHeld, b2f(g.Held), g.Key)
+	}
+	if y := st.Sync; y != nil {
+		for _, state := range SyncStates {
+			running := false
+			for _, d := range y.Daemons {
+				if d.State == state {
+					gauge(ch, descSyncDaemon, 1, state, d.Interface, strconv.Itoa(d.SyncID))
+					running = true
+					break
+				}
+			}
+			if !running {
+				gauge(ch, descSyncDaemon, 0, state, y.Interface, strconv.Itoa(y.SyncID))
+			}
+		}
+		gauge(ch, descConnections, float64(y.Connections))
+		gauge(ch, descSyncSettled, b2f(y.Settled))
 	}
 }

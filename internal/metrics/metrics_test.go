@@ -382,3 +382,37 @@ func TestServeByAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestSyncMetrics(t *testing.T) {
+	st := &control.Status{Node: "a", Resources: "local", Sync: &control.SyncStatus{Interface: "eth1", SyncID: 7,
+		Daemons: []control.SyncDaemon{{State: "backup", Interface: "eth1", SyncID: 7}}, Connections: 42}}
+	c := NewCollector(Sources{Failover: FailoverFunc(func(context.Context) (*control.Status, error) { return st, nil })})
+	want := `# HELP lvs_connections Entries in the IPVS connection table (ipvsadm -Lnc), synced ones included; only with connection sync on.
+# TYPE lvs_connections gauge
+lvs_connections 42
+# HELP lvs_sync_daemon IPVS connection sync daemon (ipvsadm -L --daemon): 1 running, 0 not running (with the configured interface and id).
+# TYPE lvs_sync_daemon gauge
+lvs_sync_daemon{interface="eth1",state="backup",syncid="7"} 1
+lvs_sync_daemon{interface="eth1",state="master",syncid="7"} 0
+# HELP lvs_sync_settled 1 once the backup sync daemon has had the peer's connections long enough for a failback, else 0.
+# TYPE lvs_sync_settled gauge
+lvs_sync_settled 0
+`
+	names := []string{"lvs_connections", "lvs_sync_daemon", "lvs_sync_settled"}
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	// The group taken: the master runs too.
+	st.Sync.Daemons = append(st.Sync.Daemons, control.SyncDaemon{State: "master", Interface: "eth1", SyncID: 7})
+	st.Sync.Settled = true
+	want = strings.Replace(want, `state="master",syncid="7"} 0`, `state="master",syncid="7"} 1`, 1)
+	want = strings.Replace(want, "lvs_sync_settled 0", "lvs_sync_settled 1", 1)
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
+	}
+	// Sync off: no series.
+	st.Sync = nil
+	if n := testutil.CollectAndCount(c, names...); n != 0 {
+		t.Errorf("sync off: %d series", n)
+	}
+}

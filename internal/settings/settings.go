@@ -38,6 +38,7 @@ type Settings struct {
 	File      string    `toml:"-"`
 	Metrics   Metrics   `toml:"metrics"`
 	Heartbeat Heartbeat `toml:"heartbeat"`
+	Sync      Sync      `toml:"sync"`
 }
 
 // Heartbeat is the [heartbeat] table: directord's heartbeat protocol.
@@ -62,7 +63,9 @@ func (m Metrics) Enabled() bool { return m.Listen != "" }
 
 // Defaults are the settings without a file: metrics off.
 func Defaults() *Settings {
-	return &Settings{Metrics: Metrics{Path: DefaultMetricsPath}}
+	s := &Settings{Metrics: Metrics{Path: DefaultMetricsPath}}
+	_ = checkSync(&s.Sync, func(toml.Key, string) error { return nil }) // the defaults are valid
+	return s
 }
 
 // Error is a settings error at File (and Line, when known).
@@ -171,6 +174,9 @@ func Parse(file string, data []byte) (*Settings, error) {
 	}
 	if p := s.Metrics.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t?#") {
 		return nil, bad(toml.Key{"metrics", "path"}, fmt.Sprintf("%q is not an absolute URL path (/metrics)", p))
+	}
+	if err := checkSync(&s.Sync, bad); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -4,6 +4,9 @@
 //
 // It prints "PASS name", "FAIL name: why" and "TIME name duration" lines and
 // exits 1 if anything failed.
+//
+// "vmcheck sync start|stop|daemons|conns ..." runs one ipvs.Sync call in
+// the caller's namespace instead, for the e2e shell tests (see sync.go).
 package main
 
 import (
@@ -393,6 +396,9 @@ func dest(a string, port uint16, fwd ipvs.Fwd, w int32) ipvs.Destination {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "sync" {
+		os.Exit(syncCommand(os.Args[2:]))
+	}
 	nsvc := flag.Int("services", 100, "services in the scale test")
 	ndest := flag.Int("dests", 100, "destinations per service in the scale test")
 	flag.Parse()
@@ -407,6 +413,7 @@ func main() {
 	}
 
 	functional(ctx, k)
+	syncChecks(ctx, k)
 	scale(ctx, k, *nsvc, *ndest)
 
 	if err := k.Close(); err != nil {

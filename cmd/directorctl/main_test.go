@@ -1,0 +1,32 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lvsdirector/director/failover/control"
+)
+
+func TestPrintSyncStatus(t *testing.T) {
+	st := &control.Status{Node: "a", CommUp: true, Resources: "all", Sync: &control.SyncStatus{
+		Interface: "eth1", SyncID: 7, Connections: 12,
+		Daemons: []control.SyncDaemon{{State: "master", Interface: "eth1", SyncID: 7, Group: "224.0.0.81:8848"},
+			{State: "backup", Interface: "eth1", SyncID: 7}}}}
+	var b strings.Builder
+	printStatus(&b, st)
+	for _, want := range []string{
+		"connection sync: eth1 syncid 7, 12 connections, settling (no failback yet)\n",
+		"  master  running  interface eth1 syncid 7 group 224.0.0.81:8848\n",
+		"  backup  running  interface eth1 syncid 7\n",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q in\n%s", want, b.String())
+		}
+	}
+	st.Sync = nil
+	b.Reset()
+	printStatus(&b, st)
+	if strings.Contains(b.String(), "sync") {
+		t.Errorf("sync off shown:\n%s", b.String())
+	}
+}
