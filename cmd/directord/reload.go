@@ -75,7 +75,7 @@ func keysEqual(a, b *wire.Keyring) bool {
 func mediaLines(ha *haconf.HACF) []string {
 	var out []string
 	for _, m := range ha.Media {
-		out = append(out, fmt.Sprintf("%v %s %s %v %d %d %v", m.Kind, m.Dev, m.Peer, m.Group, m.Port, m.TTL, m.Loop))
+		out = append(out, fmt.Sprintf("%v %s %s %v %d %d %v %d", m.Kind, m.Dev, m.Peer, m.Group, m.Port, m.TTL, m.Loop, m.Baud))
 	}
 	return out
 }

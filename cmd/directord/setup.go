@@ -87,8 +87,10 @@ func mediaSpecs(ha *haconf.HACF) ([]media.Spec, error) {
 			s.Kind = "bcast"
 		case haconf.Mcast:
 			s.Kind, s.Peer = "mcast", m.Group
+		case haconf.Serial:
+			s.Kind, s.Baud, s.Where = "serial", m.Baud, fmt.Sprintf("%s:%d", ha.File, m.Line)
 		default:
-			return nil, fmt.Errorf("%s:%d: medium %v is not supported (ucast, bcast and mcast are)", ha.File, m.Line, m.Kind)
+			return nil, fmt.Errorf("%s:%d: medium %v is not supported (ucast, bcast, mcast and serial are)", ha.File, m.Line, m.Kind)
 		}
 		out = append(out, s)
 	}

@@ -64,6 +64,7 @@ const (
 	Mcast
 	Ucast6
 	Mcast6
+	Serial
 )
 
 func (k MediumKind) String() string {
@@ -78,6 +79,8 @@ func (k MediumKind) String() string {
 		return "ucast6"
 	case Mcast6:
 		return "mcast6"
+	case Serial:
+		return "serial"
 	}
 	return "MediumKind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -86,7 +89,7 @@ func (k MediumKind) String() string {
 // medium.
 type Medium struct {
 	Kind MediumKind
-	Dev  string // interface
+	Dev  string // interface; serial: the tty's path
 	// Peer is the unicast destination (ucast, ucast6): an address or a
 	// host name as written (heartbeat resolves names at start).
 	Peer  string
@@ -96,6 +99,7 @@ type Medium struct {
 	Port int
 	TTL  int  // mcast ttl / mcast6 hops
 	Loop bool // mcast loopback
+	Baud int  // serial: the line speed (see HACF.Baud)
 	Line int
 }
 
@@ -105,6 +109,8 @@ func (m Medium) String() string {
 		return fmt.Sprintf("%v %s %s:%d", m.Kind, m.Dev, m.Peer, m.Port)
 	case Mcast, Mcast6:
 		return fmt.Sprintf("%v %s %v:%d ttl %d loop %t", m.Kind, m.Dev, m.Group, m.Port, m.TTL, m.Loop)
+	case Serial:
+		return fmt.Sprintf("%v %s %d baud", m.Kind, m.Dev, m.Baud)
 	}
 	return fmt.Sprintf("%v %s:%d", m.Kind, m.Dev, m.Port)
 }
@@ -139,6 +145,7 @@ type HACF struct {
 	Deadping  time.Duration // deadping (default deadtime)
 
 	UDPPort int // the last udpport, or the default (694)
+	Baud    int // baud as set (0: not set; serial media then run at 19200)
 
 	Nodes     []string // node names, lowercased, in order, local one included
 	NodeLines []int    // the line of each of Nodes
@@ -218,13 +225,11 @@ func init() {
 		"mcast6":    {wholeLine, (*hacfParser).mcast},
 		"ucast":     {wholeLine, (*hacfParser).ucast},
 		"ucast6":    {wholeLine, (*hacfParser).ucast},
-		"serial": {perToken, func(p *hacfParser, v string) error {
-			return fmt.Errorf("serial media are not supported; use bcast, mcast or ucast")
-		}},
+		"serial":    {perToken, (*hacfParser).serial},
 		"hbaping": {wholeLine, func(p *hacfParser, v string) error {
 			return fmt.Errorf("hbaping media are not supported; use ping")
 		}},
-		"baud":          {perToken, intCheck("baud", 1, math.MaxInt32)},
+		"baud":          {perToken, (*hacfParser).baud},
 		"ping":          {perToken, (*hacfParser).ping},
 		"ping_group":    {wholeLine, (*hacfParser).pingGroup},
 		"auto_failback": {perToken, (*hacfParser).autoFailback},

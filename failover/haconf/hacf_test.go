@@ -360,7 +360,6 @@ func TestHACFErrors(t *testing.T) {
 		{base + "ucast eth0 bad!host\n", "a", `ha.cf:4: ucast: invalid peer address "bad!host"`},
 		{base + "ucast averyveryverylongname 10.0.0.1\n", "a", `ha.cf:4: ucast: invalid interface name`},
 		{base + "bcast a/b\n", "a", `ha.cf:4: invalid interface name "a/b"`},
-		{base + "serial /dev/ttyS0\n", "a", "ha.cf:4: serial media are not supported"},
 		{base + "hbaping fc-card-name\n", "a", "ha.cf:4: hbaping media are not supported"},
 		{base + "respawn hacluster\n", "a", "ha.cf:4: respawn: want respawn <user> </path/to/program>"},
 		{base + "respawn hacluster ipfail\n", "a", `ha.cf:4: respawn: program "ipfail" is not an absolute path`},

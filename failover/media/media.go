@@ -1,7 +1,8 @@
-// Package media moves heartbeat packets over UDP: one socket per medium of
-// ha.cf (ucast, bcast, mcast), each bound to its device, every packet sent
-// on every medium, every medium read at once. It knows nothing of the
-// packets' contents.
+// Package media moves heartbeat packets over UDP and ttys: one socket per
+// network medium of ha.cf (ucast, bcast, mcast), each bound to its device,
+// one tty per serial medium (serial.go), every packet sent on every
+// medium, every medium read at once. It knows nothing of the packets'
+// contents, except that a tty carries them in the classic format.
 package media
 
 import (
@@ -28,6 +29,10 @@ type Spec struct {
 	TTL   int        // mcast
 	Loop  bool       // mcast loopback
 	Label string     // name used in link states, e.g. "eth1" or "eth1:10.0.1.3"
+	Baud  int        // serial: line speed (0: 19200)
+	// Where is the ha.cf file:line of the medium, put in front of open
+	// errors.
+	Where string
 
 	// bind, when valid, is the local address and port to bind instead of
 	// :Port (tests: two media on one host, each with its own address).
@@ -64,6 +69,13 @@ func (m *Medium) Name() string { return m.spec.Label }
 func Open(s Spec) (*Medium, error) {
 	if s.Label == "" {
 		s.Label = s.Dev
+	}
+	if s.Kind == "serial" {
+		m, err := openSerial(s)
+		if err != nil && s.Where != "" {
+			err = fmt.Errorf("%s: %w", s.Where, err)
+		}
+		return m, err
 	}
 	ifi, err := net.InterfaceByName(s.Dev)
 	if err != nil {
@@ -206,6 +218,9 @@ func OpenAll(specs []Spec, log *slog.Logger) (*Set, error) {
 				m.Close()
 			}
 			return nil, err
+		}
+		if sc, ok := m.conn.(*serialConn); ok && log != nil {
+			sc.log = log
 		}
 		ms = append(ms, m)
 	}
