@@ -329,3 +329,7 @@ func (r *Script) String() string {
 	}
 	return r.Name + "::" + strings.Join(r.Args, "::")
 }
+
+// Locate finds the script as Start would (for a config test): an
+// executable regular file in the first of Dirs that has one.
+func (r *Script) Locate() (string, error) { return r.path() }
