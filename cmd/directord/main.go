@@ -167,6 +167,7 @@ func run() int {
 		defer func() { stopMetrics(); <-served }()
 		log.Info("serving metrics", "url", "http://"+m.Listen+m.Path)
 	}
+	defer background(func(ctx context.Context) { d.watchdog(log).Run(ctx) })()
 	rl := &reloader{dir: *haDir, node: *node, cfg: cfg, logs: logs, log: log, d: d}
 	defer background(func(ctx context.Context) { rl.run(ctx, hup) })()
 	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))

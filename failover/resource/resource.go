@@ -253,6 +253,15 @@ func (r *Director) CheckStats() healthcheck.Stats {
 }
 
 // running is the instance while its director runs, else nil.
+// Alive is the running director's liveness (director.Director.Alive);
+// zero when it is not running.
+func (r *Director) Alive() time.Time {
+	if in := r.running(); in != nil {
+		return in.Alive()
+	}
+	return time.Time{}
+}
+
 func (r *Director) running() *director.Instance { return r.live.Load() }
 
 // Script is a resource script run as "script [args...] start|stop|status",
