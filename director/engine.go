@@ -46,6 +46,7 @@ type Director struct {
 	sched *healthcheck.Scheduler
 
 	reloads chan reloadReq
+	alive   atomic.Int64 // unix ns of Run's loop's last turn (Alive)
 	// published is what Snapshot reports, stored under mu after every
 	// table change: Snapshot never waits on mu, which reconcile holds
 	// across table writes and fallbackcommands.
@@ -145,6 +146,7 @@ func (d *Director) Run(ctx context.Context) error {
 		retry.Stop()
 	}
 	for {
+		d.alive.Store(time.Now().UnixNano())
 		select {
 		case <-ctx.Done():
 			stopChecks()
@@ -186,6 +188,22 @@ func (d *Director) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// Alive is the older of the last turns of Run's loop and of the check
+// scheduler's (each goes round at least every second while not stuck);
+// zero before Run has programmed the table. A systemd watchdog pings only
+// while it is recent.
+func (d *Director) Alive() time.Time {
+	n := d.alive.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	t := time.Unix(0, n)
+	if s := d.sched.Alive(); !s.IsZero() && s.Before(t) {
+		t = s
+	}
+	return t
 }
 
 // Reload switches to cfg: added virtuals appear, removed ones go, kept

@@ -61,6 +61,17 @@ func (in *Instance) CheckStats() healthcheck.Stats {
 	return d.CheckStats()
 }
 
+// Alive is the running director's Alive (zero when none runs).
+func (in *Instance) Alive() time.Time {
+	in.mu.Lock()
+	d := in.d
+	in.mu.Unlock()
+	if d == nil {
+		return time.Time{}
+	}
+	return d.Alive()
+}
+
 // Run serves cfg (already parsed from Path) until ctx is done.
 func (in *Instance) Run(ctx context.Context, cfg *Config) error {
 	log := in.Log

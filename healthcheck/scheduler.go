@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -54,6 +55,7 @@ type Scheduler struct {
 
 	setCh  chan map[string]Check
 	events chan Event
+	alive  atomic.Int64 // unix ns of the loop's last turn (Alive)
 
 	mu     sync.Mutex
 	states map[string]State
@@ -147,6 +149,18 @@ type result struct {
 	took    time.Duration
 }
 
+// aliveEvery bounds the scheduler loop's sleep (see Alive).
+const aliveEvery = time.Second
+
+// Alive is when the scheduler's loop last went round (zero before Run):
+// at least every aliveEvery while it is not stuck.
+func (s *Scheduler) Alive() time.Time {
+	if n := s.alive.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
 // Run schedules checks until ctx is done, then waits for the checks in
 // flight (their contexts are cancelled) and returns.
 func (s *Scheduler) Run(ctx context.Context) {
@@ -162,6 +176,7 @@ func (s *Scheduler) Run(ctx context.Context) {
 
 	for {
 		now := s.now()
+		s.alive.Store(time.Now().UnixNano())
 		for inflight < s.concurrency && len(due) > 0 && !due[0].due.After(now) {
 			e := heap.Pop(&due).(*entry)
 			if e.removed {
@@ -184,17 +199,20 @@ func (s *Scheduler) Run(ctx context.Context) {
 				}
 			}(e, e.checker, e.spec.deadline(), now)
 		}
-		var timerC <-chan time.Time
+		// The loop turns at least every second, due or not, so that
+		// Alive tells a wedged scheduler from an idle one.
+		wait := aliveEvery
 		if inflight < s.concurrency && len(due) > 0 {
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-			timer.Reset(due[0].due.Sub(now))
-			timerC = timer.C
+			wait = min(wait, due[0].due.Sub(now))
 		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+		timerC := timer.C
 		s.mu.Lock()
 		s.queued = pending.len()
 		s.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/failover/wire"
+	"github.com/lvsdirector/director/internal/sdnotify"
 )
 
 // daemon owns the state machine: one goroutine (run) feeds it packets,
@@ -37,6 +38,7 @@ type daemon struct {
 	pings   chan pingReport
 	reloads chan reloadReq // SIGHUP: keys and timers to take on
 	out     *outbox        // packets for the media, sent off the loop
+	sd      sdState        // what systemd is told (systemd.go)
 
 	sync        *connSync     // nil: connection sync off
 	syncSettled chan struct{} // the backup sync daemon has settled
@@ -73,12 +75,14 @@ func (d *daemon) run(ctx context.Context) error {
 	d.out = newOutbox(d.media, d.log)
 	defer d.out.close(2 * time.Second)
 
+	d.sd.on = sdnotify.Enabled()
 	d.do(d.m.Start(time.Now()))
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	stopping := ctx.Done()
 	var giveUp <-chan time.Time
 	for {
+		d.sd.alive.Touch()
 		// The worker takes queued jobs when it is free: a send to a busy
 		// worker must not hold up heartbeats.
 		var feed chan job
@@ -100,8 +104,9 @@ func (d *daemon) run(ctx context.Context) error {
 				continue
 			}
 			d.do(d.m.Receive(cm, p.Link, time.Now()))
-		case <-tick.C:
-			d.do(d.m.Tick(time.Now()))
+		case now := <-tick.C:
+			d.do(d.m.Tick(now))
+			d.notifyState(now)
 		case r := <-d.done:
 			d.do(d.m.ResourcesDone(r.op, r.failed, time.Now()))
 		case r := <-d.pings:
@@ -115,6 +120,7 @@ func (d *daemon) run(ctx context.Context) error {
 		case <-stopping:
 			stopping = nil
 			d.log.Info("shutting down: handing the resources over")
+			_ = sdnotify.Stopping("shutting down: handing the resources over")
 			d.do(d.m.Shutdown(time.Now()))
 			giveUp = time.After(2 * time.Minute)
 		case <-giveUp:

@@ -48,8 +48,10 @@ func run() int {
 	debug := flag.Bool("d", false, "debug logging")
 	settingsPath := flag.String("settings", settings.DefaultPath, "the appliance's settings (metrics); the default file may be missing")
 	lockPath := flag.String("lock", "", "single-instance lock file (default: the control socket's path + .lock)")
+	test := flag.Bool("t", false, "config test: check every file start would read, start nothing; exit 0 clean, 3 would not start, 4 warnings")
+	flag.BoolVar(test, "config-test", false, "the same as -t")
 	flag.Parse()
-	settingsGiven := false
+	settingsGiven, nodeGiven := false, *node != ""
 	flag.Visit(func(f *flag.Flag) { settingsGiven = settingsGiven || f.Name == "settings" })
 	if *node == "" {
 		var u syscall.Utsname
@@ -58,6 +60,10 @@ func run() int {
 		}
 	}
 	*node = strings.ToLower(*node)
+	if *test {
+		return configTest(startOptions{node: *node, nodeGiven: nodeGiven, haDir: *haDir,
+			settingsPath: *settingsPath, settingsGiven: settingsGiven}, os.Stdout, os.Stderr)
+	}
 
 	cfg, err := haconf.Load(*haDir, *node)
 	if err != nil {
@@ -179,6 +185,7 @@ func run() int {
 		defer func() { stopMetrics(); <-served }()
 		log.Info("serving metrics", "url", "http://"+m.Listen+m.Path)
 	}
+	defer background(func(ctx context.Context) { d.watchdog(log).Run(ctx) })()
 	rl := &reloader{dir: *haDir, node: *node, cfg: cfg, logs: logs, log: log, d: d}
 	defer background(func(ctx context.Context) { rl.run(ctx, hup) })()
 	log.Info("directord starting", "node", *node, "generation", gen, "media", len(specs), "groups", len(gs))

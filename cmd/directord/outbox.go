@@ -3,6 +3,7 @@ package main
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,6 +23,7 @@ type outbox struct {
 	q    chan []byte
 	done chan struct{}
 	log  *slog.Logger
+	sent atomic.Uint64 // packets handed to the media (readiness: the first heartbeat went out)
 
 	mu      sync.Mutex
 	dropped int
@@ -35,7 +37,9 @@ func newOutbox(s sender, log *slog.Logger) *outbox {
 		for b := range o.q {
 			if err := s.Send(b); err != nil {
 				log.Warn("send failed on every medium", "err", err)
+				continue
 			}
+			o.sent.Add(1)
 		}
 	}()
 	return o

@@ -14,6 +14,7 @@ import (
 	"github.com/lvsdirector/director/failover/haconf"
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/failover/wire"
+	"github.com/lvsdirector/director/internal/sdnotify"
 )
 
 // reloadPlan is what a re-read configuration changes in a running daemon,
@@ -173,7 +174,9 @@ func (rl *reloader) run(ctx context.Context, hup <-chan os.Signal) {
 		case <-ctx.Done():
 			return
 		case <-hup:
+			_ = sdnotify.Reloading()
 			rl.reload(ctx)
+			_ = sdnotify.Ready("")
 		}
 	}
 }

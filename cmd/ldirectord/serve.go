@@ -18,6 +18,7 @@ import (
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/internal/ldlog"
 	"github.com/lvsdirector/director/internal/metrics"
+	"github.com/lvsdirector/director/internal/sdnotify"
 	"github.com/lvsdirector/director/internal/settings"
 	"github.com/lvsdirector/director/ipvs"
 )
@@ -32,6 +33,9 @@ func start(inv invocation, cfg *director.Config, stdout, stderr io.Writer) int {
 	}
 	if inv.debug || cfg.Global.Supervised {
 		return serve(inv, cfg, nil, stdout, stderr)
+	}
+	if sdnotify.Enabled() {
+		return serveNotify(inv, cfg)
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -152,6 +156,7 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 		for s := range sigs {
 			switch s {
 			case syscall.SIGHUP:
+				_ = sdnotify.Reloading()
 				select {
 				case reload <- struct{}{}:
 				default:
@@ -159,6 +164,7 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 			case syscall.SIGPIPE:
 			default:
 				stopSig = s
+				_ = sdnotify.Stopping("stopping on " + sigName(s))
 				cancel()
 				return
 			}
@@ -171,8 +177,9 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 		Table:   table,
 		Log:     log,
 		Reload:  reload,
-		Options: director.Options{Ready: func() { tell("ok") }},
+		Options: director.Options{Ready: func() { tell("ok"); _ = sdnotify.Ready("table programmed") }},
 		Reloaded: func(err error) {
+			_ = sdnotify.Ready("") // the reload is over, taken or not
 			if err == nil {
 				for _, ex := range cfg.Global.Execute {
 					runSelf(ex, "reload")
@@ -194,7 +201,12 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 		defer func() { stopMetrics(); <-served }()
 		log.Info(fmt.Sprintf("Serving metrics on http://%s%s", m.Listen, m.Path))
 	}
+	sdctx, stopNotify := context.WithCancel(ctx)
+	notified := make(chan struct{})
+	go func() { defer close(notified); notifySystemd(sdctx, in, log) }()
 	err = in.Run(ctx, cfg)
+	stopNotify()
+	<-notified
 	if err != nil {
 		log.Error(err.Error())
 		tell(err.Error())

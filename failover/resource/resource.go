@@ -253,6 +253,15 @@ func (r *Director) CheckStats() healthcheck.Stats {
 }
 
 // running is the instance while its director runs, else nil.
+// Alive is the running director's liveness (director.Director.Alive);
+// zero when it is not running.
+func (r *Director) Alive() time.Time {
+	if in := r.running(); in != nil {
+		return in.Alive()
+	}
+	return time.Time{}
+}
+
 func (r *Director) running() *director.Instance { return r.live.Load() }
 
 // Script is a resource script run as "script [args...] start|stop|status",
@@ -329,3 +338,7 @@ func (r *Script) String() string {
 	}
 	return r.Name + "::" + strings.Join(r.Args, "::")
 }
+
+// Locate finds the script as Start would (for a config test): an
+// executable regular file in the first of Dirs that has one.
+func (r *Script) Locate() (string, error) { return r.path() }
