@@ -106,6 +106,8 @@ type Watchdog struct {
 	Log      *slog.Logger
 	// Tick replaces the ticker in tests; each tick's time is "now".
 	Tick <-chan time.Time
+	// Judged, in tests, gets whether each tick pinged, once it is decided.
+	Judged chan<- bool
 }
 
 // Run pings until ctx is done.
@@ -138,6 +140,7 @@ func (w *Watchdog) Run(ctx context.Context) {
 					"stale", strings.Join(stale, ", "), "watchdog", w.Interval)
 			}
 			withheld = true
+			w.judged(false)
 			continue
 		}
 		if withheld {
@@ -147,5 +150,12 @@ func (w *Watchdog) Run(ctx context.Context) {
 		if err := send(daemon.SdNotifyWatchdog); err != nil {
 			log.Debug("watchdog ping", "err", err)
 		}
+		w.judged(true)
+	}
+}
+
+func (w *Watchdog) judged(pinged bool) {
+	if w.Judged != nil {
+		w.Judged <- pinged
 	}
 }

@@ -68,7 +68,8 @@ func TestWatchdogPingsOnlyWhileLoopsMove(t *testing.T) {
 	now := time.Unix(1000, 0)
 	var loop, sched Stamp
 	tick := make(chan time.Time)
-	w := &Watchdog{Interval: 30 * time.Second, Tick: tick,
+	judged := make(chan bool)
+	w := &Watchdog{Interval: 30 * time.Second, Tick: tick, Judged: judged,
 		Sources: func() []Source {
 			return []Source{{"heartbeat loop", loop.Last()}, {"check scheduler", sched.Last()}, {"not started", time.Time{}}}
 		}}
@@ -86,6 +87,7 @@ func TestWatchdogPingsOnlyWhileLoopsMove(t *testing.T) {
 			sched.TouchAt(now)
 		}
 		tick <- now
+		<-judged // the next touches must not reach this tick's judgement
 	}
 	step(0, true, true)
 	if got := recv(); got != "WATCHDOG=1" {
