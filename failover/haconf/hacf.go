@@ -918,7 +918,8 @@ func (p *hacfParser) stonith(line string) error {
 // apiauth CLIENT [uid=LIST] [gid=LIST]: the client API's permissions
 // (no client API here, so only checked).
 func (p *hacfParser) apiauth(line string) error {
-	_, args := fields(strings.ReplaceAll(line, ",", " , "))
+	// fields splits at commas too: "uid=a,b" is "uid=a" and "b".
+	_, args := fields(line)
 	bad := func(why string) error {
 		return fmt.Errorf("Invalid apiauth directive [%s]: %s (apiauth client [uid=uidlist] [gid=gidlist])",
 			strings.TrimPrefix(line, "apiauth "), why)
@@ -943,12 +944,10 @@ func (p *hacfParser) apiauth(line string) error {
 			}
 			gids, cur = []string{}, &gids
 			a = a[4:]
-		case a == ",":
-			continue
 		case cur == nil:
 			return bad("Missing uid or gid")
 		}
-		if a != "" && a != "," {
+		if a != "" {
 			*cur = append(*cur, a)
 		}
 	}

@@ -254,3 +254,27 @@ func TestIPaddrVerdicts(t *testing.T) {
 		t.Fatalf("%d rows", n)
 	}
 }
+
+// apiauth lists are comma-separated; every name is looked up.
+func TestAPIAuthForms(t *testing.T) {
+	host := &HostChecks{
+		UserExists:  func(n string) bool { return n == "root" || n == "hacluster" },
+		GroupExists: func(n string) bool { return n == "haclient" },
+	}
+	for _, tt := range []struct {
+		line, err string
+	}{
+		{"apiauth c uid=root,hacluster gid=haclient", ""},
+		{"apiauth c uid=0,hacluster", ""},
+		{"apiauth c gid=haclient,nogroup", "Invalid group id name [nogroup]"},
+		{"apiauth c uid=root,nobody1", "Invalid user id name [nobody1]"},
+		{"apiauth c uid=root uid=root", "Duplicate uid list"},
+		{"apiauth c root", "Missing uid or gid"},
+	} {
+		_, err := ParseHACF("ha.cf", strings.NewReader("bcast eth0\nnode a\nauto_failback on\n"+tt.line+"\n"),
+			HACFOptions{LocalNode: "a", Host: host})
+		if tt.err == "" && err != nil || tt.err != "" && (err == nil || !strings.Contains(err.Error(), "ha.cf:4: ") || !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%s: %v, want %q", tt.line, err, tt.err)
+		}
+	}
+}
