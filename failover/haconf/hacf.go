@@ -767,21 +767,24 @@ func (p *hacfParser) autoFailback(v string) error {
 	return nil
 }
 
-// niceFailback maps the obsolete nice_failback: on → auto_failback off,
-// off → legacy.
+// niceFailback reads the obsolete nice_failback as heartbeat 3.0.6 does,
+// which looks at the state before the line, not at the value (any
+// boolean): after an auto_failback on/off the line becomes
+// 'auto_failback off', otherwise 'auto_failback legacy' (so
+// "nice_failback on" alone selects the legacy protocol).
 func (p *hacfParser) niceFailback(v string) error {
-	on, err := parseBool("nice_failback", v)
-	if err != nil {
+	if _, err := parseBool("nice_failback", v); err != nil {
 		return err
 	}
-	p.failSet = true
-	if on {
+	if p.failSet && p.c.AutoFailback != FailbackLegacy {
 		p.c.AutoFailback = FailbackOff
-		p.warnf("nice_failback is obsolete: 'nice_failback %s' read as 'auto_failback off'", v)
+		p.warnf("nice_failback flag is obsolete: 'nice_failback %s' has been changed to 'auto_failback off'", v)
 	} else {
 		p.c.AutoFailback = FailbackLegacy
-		p.warnf("nice_failback is obsolete: 'nice_failback %s' read as 'auto_failback legacy'", v)
+		p.warnf("nice_failback flag is obsolete: nice_failback %s has been strictly interpreted as 'auto_failback legacy' "+
+			"(heartbeat 3.0.6 reads it so unless an auto_failback line comes first); write auto_failback on, off or legacy", v)
 	}
+	p.failSet = true
 	return nil
 }
 

@@ -278,7 +278,7 @@ crm no
 	if len(c.Failfast) != 1 || c.Failfast[0].Path != "/usr/sbin/watcher" {
 		t.Errorf("failfast %+v", c.Failfast)
 	}
-	if c.LogFacility != "local0" || !c.UseLogd || c.AutoFailback != FailbackOff {
+	if c.LogFacility != "local0" || !c.UseLogd || c.AutoFailback != FailbackLegacy {
 		t.Errorf("%q %v %v", c.LogFacility, c.UseLogd, c.AutoFailback)
 	}
 	if !reflect.DeepEqual(c.Env, []string{"A=b", "C="}) || c.MsgFmt != "netstring" || c.Autojoin != "none" ||
@@ -288,15 +288,15 @@ crm no
 	}
 	w := warnings(c)
 	for _, s := range []string{
-		"ha.cf:10: nice_failback is obsolete: 'nice_failback on' read as 'auto_failback off'",
+		"ha.cf:10: nice_failback flag is obsolete: nice_failback on has been strictly interpreted as 'auto_failback legacy'",
 		"ha.cf:26: stonith is not supported",
 	} {
 		if !strings.Contains(w, s) {
 			t.Errorf("warning %q missing from:\n%s", s, w)
 		}
 	}
-	if strings.Contains(w, "legacy") {
-		t.Errorf("legacy warning although nice_failback is set:\n%s", w)
+	if strings.Contains(w, "Deprecated") {
+		t.Errorf("no-auto_failback warning although nice_failback is set:\n%s", w)
 	}
 
 	for _, tt := range []struct {
@@ -306,7 +306,8 @@ crm no
 		{"auto_failback on", FailbackOn}, {"auto_failback yes", FailbackOn}, {"auto_failback OFF", FailbackOff},
 		{"auto_failback legacy", FailbackLegacy}, {"auto_failback Legacy", FailbackLegacy},
 		{"nice_failback off", FailbackLegacy}, {"nice_failback on\nauto_failback on", FailbackOn},
-		{"auto_failback on\nnice_failback 1", FailbackOff},
+		{"auto_failback on\nnice_failback 1", FailbackOff}, {"nice_failback on", FailbackLegacy},
+		{"auto_failback off\nnice_failback off", FailbackOff}, {"auto_failback legacy\nnice_failback on", FailbackLegacy},
 	} {
 		c := parseHACF(t, "bcast eth0\nnode a\n"+tt.line+"\n", "a")
 		if c.AutoFailback != tt.want {

@@ -165,6 +165,15 @@ func TestHACFVerdicts(t *testing.T) {
 				if v.ours == "warn" && len(mine) == 0 {
 					t.Errorf("accepted without the warning the table asks for; warnings: %v", c.Warnings)
 				}
+				if v.key != "-" {
+					k := strings.ToLower(v.key)
+					if !strings.Contains(strings.ToLower(strings.Join(mine, "\n")), k) {
+						t.Errorf("our warnings %v: want heartbeat's %q", mine, v.key)
+					}
+					if !strings.Contains(strings.ToLower(v.msg), k) {
+						t.Errorf("row %d: key %q is not in heartbeat's message %q", v.row, v.key, v.msg)
+					}
+				}
 				if v.ours == "-" && len(mine) > 0 {
 					t.Errorf("heartbeat starts (%s); our warnings: %v", v.msg, mine)
 				}

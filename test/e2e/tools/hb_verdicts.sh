@@ -123,7 +123,9 @@ verdict_of() {
 		[ -n "$msg" ] || msg=$(messages $id | grep -vE '^(info|debug|WARN|ERROR|notice): ' | head -n 1)
 		[ -n "$msg" ] || msg=$(messages $id | grep -E "$generic" | head -n 1)
 	else
-		msg=$(messages $id | grep -E '^(WARN|ERROR): ' | grep -vE "$noise" | grep -vxF -f $W/base.msgs | head -n 1)
+		# nice_failback's first line is always the same: its reading follows.
+		msg=$(messages $id | grep -E '^(WARN|ERROR): ' | grep -vE "$noise|nice_failback flag is obsolete" |
+			grep -vxF -f $W/base.msgs | head -n 1)
 	fi
 	printf 'VERDICT\t%s\t%s\t%s\n' "$id" "$v" "${msg:--}"
 }
