@@ -242,22 +242,19 @@ func init() {
 		"serial": {perToken, func(p *hacfParser, v string) error {
 			return fmt.Errorf("serial media are not supported; use bcast, mcast or ucast")
 		}},
-		"baud":                {perToken, intCheck("baud", 1, math.MaxInt32)},
-		"ping":                {perToken, (*hacfParser).ping},
-		"ping6":               {perToken, (*hacfParser).ping6},
-		"ping_group":          {wholeLine, (*hacfParser).pingGroup},
-		"auto_failback":       {perToken, (*hacfParser).autoFailback},
-		"nice_failback":       {perToken, (*hacfParser).niceFailback},
-		"logfile":             {perToken, func(p *hacfParser, v string) error { p.c.Logfile = v; return nil }},
-		"debugfile":           {perToken, func(p *hacfParser, v string) error { p.c.Debugfile = v; return nil }},
-		"logfacility":         {perToken, (*hacfParser).logFacility},
-		"use_logd":            {perToken, (*hacfParser).useLogd},
-		"respawn":             {wholeLine, (*hacfParser).child},
-		"failfast":            {wholeLine, (*hacfParser).child},
-		"crm":                 {perToken, (*hacfParser).crm},
-		"pacemaker":           {perToken, (*hacfParser).crm},
-		"crm_daemon_dir":      {perToken, (*hacfParser).crmDaemonDir},
-		"crmd_spawns_pengine": {perToken, (*hacfParser).crmdSpawnsPengine},
+		"baud":          {perToken, intCheck("baud", 1, math.MaxInt32)},
+		"ping":          {perToken, (*hacfParser).ping},
+		"ping_group":    {wholeLine, (*hacfParser).pingGroup},
+		"auto_failback": {perToken, (*hacfParser).autoFailback},
+		"nice_failback": {perToken, (*hacfParser).niceFailback},
+		"logfile":       {perToken, func(p *hacfParser, v string) error { p.c.Logfile = v; return nil }},
+		"debugfile":     {perToken, func(p *hacfParser, v string) error { p.c.Debugfile = v; return nil }},
+		"logfacility":   {perToken, (*hacfParser).logFacility},
+		"use_logd":      {perToken, (*hacfParser).useLogd},
+		"respawn":       {wholeLine, (*hacfParser).child},
+		"failfast":      {wholeLine, (*hacfParser).child},
+		"crm":           {perToken, (*hacfParser).crm},
+		"pacemaker":     {perToken, (*hacfParser).crm},
 		"hopfudge": {perToken, func(p *hacfParser, v string) error {
 			n, err := atoi("hopfudge", v, 0, 255)
 			p.c.Hopfudge = n
@@ -318,6 +315,12 @@ func init() {
 		"record_config_changes":   {perToken, boolCheck("record_config_changes")},
 		"record_pengine_inputs":   {perToken, boolCheck("record_pengine_inputs")},
 		"enable_config_writes":    {perToken, boolCheck("enable_config_writes")},
+
+		// The ping6 medium, and Pacemaker settings with heartbeat's order
+		// checks against the crm line.
+		"ping6":               {perToken, (*hacfParser).ping6},
+		"crm_daemon_dir":      {perToken, (*hacfParser).crmDaemonDir},
+		"crmd_spawns_pengine": {perToken, (*hacfParser).crmdSpawnsPengine},
 	}
 }
 
