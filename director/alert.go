@@ -8,11 +8,13 @@ import (
 	"net/mail"
 	"net/smtp"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/lvsdirector/director/internal/printable"
+	"github.com/lvsdirector/director/internal/subproc"
 )
 
 // Alert is one email alert (ldirectord's emailalert).
@@ -160,19 +162,27 @@ func headerValue(s string) string {
 	}, s)
 }
 
+// The local sendmail and the bound on one delivery (variables for tests).
+var (
+	sendmailPath = "/usr/sbin/sendmail"
+	mailTimeout  = 30 * time.Second
+)
+
 // SendMail delivers an alert over SMTP (to Alert.SMTP, port 25 by default)
 // or, with no smtp= set, through the local sendmail when there is one.
 func SendMail(ctx context.Context, m Alert) error {
 	m.From = strings.Trim(strings.TrimSpace(m.From), `"`)
 	msg := formatMail(m)
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, mailTimeout)
 	defer cancel()
 	if m.SMTP == "" {
-		if _, err := os.Stat("/usr/sbin/sendmail"); err == nil {
-			cmd := exec.CommandContext(ctx, "/usr/sbin/sendmail", "-t", "-oi")
-			cmd.Stdin = strings.NewReader(strings.ReplaceAll(msg, "\r\n", "\n"))
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("sendmail: %v: %s", err, out)
+		if _, err := os.Stat(sendmailPath); err == nil {
+			// Its own group, stopped at the timeout; bounded output; a
+			// queue runner it leaves behind does not hold the alert.
+			res, err := subproc.Run(ctx, subproc.Cmd{Path: sendmailPath, Args: []string{"-t", "-oi"},
+				Stdin: []byte(strings.ReplaceAll(msg, "\r\n", "\n")), Grace: time.Second, Limit: 4 << 10})
+			if err != nil {
+				return fmt.Errorf("sendmail: %v: %s", err, printable.String(strings.TrimSpace(string(res.Output))))
 			}
 			return nil
 		}

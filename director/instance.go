@@ -8,13 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/lvsdirector/director/healthcheck"
 	"github.com/lvsdirector/director/internal/cfgfile"
 	"github.com/lvsdirector/director/internal/printable"
+	"github.com/lvsdirector/director/internal/subproc"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -124,11 +125,28 @@ func (in *Instance) Run(ctx context.Context, cfg *Config) error {
 				log.Info(" - ignore new configuration")
 			}
 			if cb := cur.Global.Callback; cb != "" {
-				if err := exec.CommandContext(ctx, cb, in.Path).Run(); err != nil {
-					log.Error("callback failed", "callback", cb, "err", err)
-				}
+				runCallback(ctx, cb, in.Path, log)
 			}
 		}
+	}
+}
+
+// The callback's limit (a variable for tests). ldirectord waits for it
+// without one; a callback that hangs would stop every later reload.
+const defaultCallbackTimeout = 60 * time.Second
+
+var callbackTimeout = defaultCallbackTimeout
+
+// runCallback runs the callback= program with the configuration's path,
+// through subproc like every other program: a group of its own stopped at
+// callbackTimeout, bounded output (logged when it fails), and a background
+// child it leaves holding its output does not hold the reload loop.
+func runCallback(ctx context.Context, cb, path string, log *slog.Logger) {
+	res, err := subproc.Run(ctx, subproc.Cmd{Path: cb, Args: []string{path}, Timeout: callbackTimeout,
+		Grace: time.Second, Limit: 4 << 10, Log: log})
+	if err != nil {
+		log.Error("callback failed", "callback", cb, "err", err,
+			"output", printable.String(strings.TrimSpace(string(res.Output))))
 	}
 }
 

@@ -194,6 +194,27 @@ type HACFOptions struct {
 	// DefaultUDPPort is the port of ha-cluster/udp in /etc/services; 0
 	// means 694.
 	DefaultUDPPort int
+	// Host checks heartbeat makes while it parses (users, programs,
+	// files); nil skips them. Load sets the real ones.
+	Host *HostChecks
+}
+
+// HostChecks answer heartbeat's questions to the host while parsing.
+type HostChecks struct {
+	UserExists  func(name string) bool
+	GroupExists func(name string) bool
+	Executable  func(path string) bool // access(path, X_OK)
+	Readable    func(path string) bool // a file that can be opened
+	Interface   func(name string) bool // a network interface of the host
+}
+
+// checkIface: heartbeat's media plugins look the interface up as they
+// parse their line.
+func (p *hacfParser) checkIface(kind, dev string) error {
+	if h := p.host; h != nil && h.Interface != nil && !h.Interface(dev) {
+		return fmt.Errorf("%s: interface %s: No such device", kind, dev)
+	}
+	return nil
 }
 
 // Directive kinds.
@@ -213,22 +234,19 @@ var directives map[string]directive
 
 func init() {
 	directives = map[string]directive{
-		"node":      {perToken, (*hacfParser).node},
-		"keepalive": {perToken, timeSetter("keepalive", func(c *HACF) *time.Duration { return &c.Keepalive })},
-		"deadtime":  {perToken, timeSetter("deadtime", func(c *HACF) *time.Duration { return &c.Deadtime })},
-		"warntime":  {perToken, timeSetter("warntime", func(c *HACF) *time.Duration { return &c.Warntime })},
-		"initdead":  {perToken, timeSetter("initdead", func(c *HACF) *time.Duration { return &c.Initdead })},
-		"deadping":  {perToken, timeSetter("deadping", func(c *HACF) *time.Duration { return &c.Deadping })},
-		"udpport":   {perToken, (*hacfParser).udpport},
-		"bcast":     {perToken, (*hacfParser).bcast},
-		"mcast":     {wholeLine, (*hacfParser).mcast},
-		"mcast6":    {wholeLine, (*hacfParser).mcast},
-		"ucast":     {wholeLine, (*hacfParser).ucast},
-		"ucast6":    {wholeLine, (*hacfParser).ucast},
-		"serial":    {perToken, (*hacfParser).serial},
-		"hbaping": {wholeLine, func(p *hacfParser, v string) error {
-			return fmt.Errorf("hbaping media are not supported; use ping")
-		}},
+		"node":          {perToken, (*hacfParser).node},
+		"keepalive":     {perToken, timeSetter("keepalive", func(c *HACF) *time.Duration { return &c.Keepalive })},
+		"deadtime":      {perToken, zeroTimeSetter("deadtime", func(c *HACF) *time.Duration { return &c.Deadtime })},
+		"warntime":      {perToken, timeSetter("warntime", func(c *HACF) *time.Duration { return &c.Warntime })},
+		"initdead":      {perToken, zeroTimeSetter("initdead", func(c *HACF) *time.Duration { return &c.Initdead })},
+		"deadping":      {perToken, zeroTimeSetter("deadping", func(c *HACF) *time.Duration { return &c.Deadping })},
+		"udpport":       {perToken, (*hacfParser).udpport},
+		"bcast":         {perToken, (*hacfParser).bcast},
+		"mcast":         {wholeLine, (*hacfParser).mcast},
+		"mcast6":        {wholeLine, (*hacfParser).mcast},
+		"ucast":         {wholeLine, (*hacfParser).ucast},
+		"ucast6":        {wholeLine, (*hacfParser).ucast},
+		"serial":        {perToken, (*hacfParser).serial},
 		"baud":          {perToken, (*hacfParser).baud},
 		"ping":          {perToken, (*hacfParser).ping},
 		"ping_group":    {wholeLine, (*hacfParser).pingGroup},
@@ -250,9 +268,7 @@ func init() {
 		"hbgenmethod": {perToken, func(p *hacfParser, v string) error {
 			return oneOf("hbgenmethod", v, &p.c.GenMethod, "file", "time")
 		}},
-		"autojoin": {perToken, func(p *hacfParser, v string) error {
-			return oneOf("autojoin", v, &p.c.Autojoin, "none", "other", "any")
-		}},
+		"autojoin": {perToken, (*hacfParser).autojoin},
 		"uuidfrom": {perToken, func(p *hacfParser, v string) error {
 			return oneOf("uuidfrom", v, &p.c.UUIDFrom, "file", "nodename")
 		}},
@@ -264,43 +280,76 @@ func init() {
 			p.c.Debug = n
 			return err
 		}},
-		"cluster":  {perToken, func(p *hacfParser, v string) error { p.c.Cluster = v; return nil }},
-		"env":      {perToken, (*hacfParser).env},
-		"watchdog": {perToken, func(p *hacfParser, v string) error { p.c.Watchdog = v; return nil }},
-		"stonith": {wholeLine, func(p *hacfParser, v string) error {
-			p.warnf("stonith is not supported and is ignored: a dead peer's resources are taken over without fencing it")
+		"cluster": {perToken, func(p *hacfParser, v string) error { p.c.Cluster = v; return nil }},
+		"env":     {perToken, (*hacfParser).env},
+		"watchdog": {perToken, func(p *hacfParser, v string) error {
+			if p.c.Watchdog != "" {
+				return fmt.Errorf("Watchdog device multiply specified: %s, then %s", p.c.Watchdog, v)
+			}
+			p.c.Watchdog = v
 			return nil
 		}},
+		"stonith": {wholeLine, (*hacfParser).stonith},
 		"stonith_host": {wholeLine, func(p *hacfParser, v string) error {
 			p.warnf("stonith_host is not supported and is ignored: a dead peer's resources are taken over without fencing it")
 			return nil
 		}},
-		"apiauth": {wholeLine, ignore},
+		"apiauth": {wholeLine, (*hacfParser).apiauth},
 
 		// Tuning of heartbeat's own process, its client API, Pacemaker
 		// or compression: checked where cheap, otherwise ignored.
-		"realtime":                {perToken, boolCheck("realtime")},
-		"rtprio":                  {perToken, intCheck("rtprio", 0, 99)},
+		"realtime": {perToken, boolCheck("realtime")},
+		"rtprio": {perToken, func(_ *hacfParser, v string) error {
+			if _, err := atoi("rtprio", v, 1, 99); err != nil { // SCHED_FIFO's range
+				return fmt.Errorf("Illegal realtime priority [%s]: want 1 to 99", v)
+			}
+			return nil
+		}},
 		"coredumps":               {perToken, boolCheck("coredumps")},
 		"coreroot":                {perToken, ignore},
-		"normalpoll":              {perToken, boolCheck("normalpoll")},
 		"log_badpack":             {perToken, boolCheck("log_badpack")},
 		"syslogmsgfmt":            {perToken, boolCheck("syslogmsgfmt")},
-		"logfile_syslogfmt":       {perToken, boolCheck("logfile_syslogfmt")},
-		"conn_logd_time":          {perToken, intCheck("conn_logd_time", 0, math.MaxInt32)},
-		"compression":             {perToken, ignore},
-		"compression_threshold":   {perToken, intCheck("compression_threshold", 0, math.MaxInt32)},
+		"use_apphbd":              {perToken, boolCheck("use_apphbd")},
+		"conn_logd_time":          {perToken, timeCheck("conn_logd_time")},
+		"compression":             {perToken, compression},
+		"compression_threshold":   {perToken, intCheck("compression_threshold", 1, math.MaxInt32)},
 		"traditional_compression": {perToken, boolCheck("traditional_compression")},
-		"max_rexmit_delay":        {perToken, intCheck("max_rexmit_delay", 0, math.MaxInt32)},
-		"memreserve":              {perToken, intCheck("memreserve", 0, math.MaxInt32)},
+		"max_rexmit_delay":        {perToken, intCheck("max_rexmit_delay", 1, math.MaxInt32)},
+		"memreserve":              {perToken, intCheck("memreserve", 1, math.MaxInt32)},
 		"quorum_server":           {perToken, ignore},
 		"record_config_changes":   {perToken, boolCheck("record_config_changes")},
 		"record_pengine_inputs":   {perToken, boolCheck("record_pengine_inputs")},
 		"enable_config_writes":    {perToken, boolCheck("enable_config_writes")},
+
+		// The ping6 medium, and Pacemaker settings with heartbeat's order
+		// checks against the crm line.
+		"ping6":               {perToken, (*hacfParser).ping6},
+		"crm_daemon_dir":      {perToken, (*hacfParser).crmDaemonDir},
+		"crmd_spawns_pengine": {perToken, (*hacfParser).crmdSpawnsPengine},
 	}
 }
 
 func ignore(*hacfParser, string) error { return nil }
+
+// timeCheck: a time above 0 (conn_logd_time is read by cl_get_msec).
+func timeCheck(name string) func(*hacfParser, string) error {
+	return func(_ *hacfParser, v string) error {
+		d, err := ParseTime(v)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("invalid %s %q: want a time above 0 (seconds, or with ms/us)", name, v)
+		}
+		return nil
+	}
+}
+
+// compression names one of the compression plugins Debian's heartbeat
+// ships (/usr/lib/heartbeat/plugins/compress).
+func compression(_ *hacfParser, v string) error {
+	if v != "zlib" && v != "bz2" {
+		return fmt.Errorf("Compression module(%s) not found: want zlib or bz2", v)
+	}
+	return nil
+}
 
 func boolCheck(name string) func(*hacfParser, string) error {
 	return func(_ *hacfParser, v string) error {
@@ -324,6 +373,20 @@ func timeSetter(name string, field func(*HACF) *time.Duration) func(*hacfParser,
 		}
 		if d <= 0 {
 			return fmt.Errorf("invalid %s %q: must be greater than 0", name, v)
+		}
+		*field(p.c) = d
+		return nil
+	}
+}
+
+// zeroTimeSetter takes 0 as heartbeat does for deadtime, initdead and
+// deadping (>= 0); the checks after the file then refuse it with
+// heartbeat's reason.
+func zeroTimeSetter(name string, field func(*HACF) *time.Duration) func(*hacfParser, string) error {
+	return func(p *hacfParser, v string) error {
+		d, err := ParseTime(v)
+		if err != nil {
+			return fmt.Errorf("invalid %s %q: %v", name, v, err)
 		}
 		*field(p.c) = d
 		return nil
@@ -397,15 +460,19 @@ func ParseTime(s string) (time.Duration, error) {
 }
 
 type hacfParser struct {
-	c       *HACF
-	file    string
-	line    int
-	port    int // udpport in force
-	local   string
-	failSet bool // auto_failback or nice_failback seen
-	logd    *bool
+	c          *HACF
+	file       string
+	line       int
+	port       int // udpport in force
+	local      string
+	failSet    bool // auto_failback or nice_failback seen
+	crmSeen    bool // crm or pacemaker seen
+	apiClients map[string]bool
+	joinAt     int // line of an autojoin other/any
+	logd       *bool
 
 	ipfailLine int
+	host       *HostChecks
 }
 
 func (p *hacfParser) warnf(format string, a ...any) {
@@ -437,6 +504,7 @@ func ParseHACF(file string, r io.Reader, opt HACFOptions) (*HACF, error) {
 		file:  file,
 		local: strings.ToLower(opt.LocalNode),
 		port:  opt.DefaultUDPPort,
+		host:  opt.Host,
 	}
 	if p.port == 0 {
 		p.port = defaultUDPPort
@@ -482,14 +550,16 @@ func (p *hacfParser) parseLine(raw string) error {
 	if !ok {
 		return fmt.Errorf("Illegal directive [%s]", name)
 	}
-	p.c.Lines[name] = p.line
 	if d.kind == wholeLine {
+		p.c.Lines[name] = p.line
 		return d.fn(p, name+" "+strings.TrimRight(rest, whitespace))
 	}
 	toks := splitAny(rest, delims)
 	if len(toks) == 0 {
 		p.warnf("%s without a value: ignored", name)
+		return nil
 	}
+	p.c.Lines[name] = p.line
 	for _, t := range toks {
 		if err := d.fn(p, t); err != nil {
 			return err
@@ -542,6 +612,9 @@ func (p *hacfParser) bcast(dev string) error {
 	if err := checkDev(dev); err != nil {
 		return err
 	}
+	if err := p.checkIface("bcast", dev); err != nil {
+		return err
+	}
 	p.c.Media = append(p.c.Media, Medium{Kind: Bcast, Dev: dev, Port: p.port, Line: p.line})
 	return nil
 }
@@ -562,6 +635,9 @@ func (p *hacfParser) ucast(line string) error {
 	}
 	if err := checkDev(args[0]); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
+	}
+	if err := p.checkIface(name, args[0]); err != nil {
+		return err
 	}
 	kind := Ucast
 	if name == "ucast6" {
@@ -605,6 +681,9 @@ func (p *hacfParser) mcast(line string) error {
 	}
 	if err := checkDev(args[0]); err != nil {
 		return fmt.Errorf("%s: %v", name, err)
+	}
+	if err := p.checkIface(name, args[0]); err != nil {
+		return err
 	}
 	kind := Mcast
 	if name == "mcast6" {
@@ -662,6 +741,15 @@ func (p *hacfParser) ping(v string) error {
 	return p.addPing(Ping{Name: strings.ToLower(v), Addrs: []string{v}, Line: p.line})
 }
 
+// ping6 is heartbeat's ping6 medium: a ping node per IPv6 address (or
+// host name).
+func (p *hacfParser) ping6(v string) error {
+	if a, err := netip.ParseAddr(v); err == nil && !a.Is6() {
+		return fmt.Errorf("ping6: %s is not an IPv6 address (use ping)", v)
+	}
+	return p.addPing(Ping{Name: strings.ToLower(v), Addrs: []string{v}, Line: p.line})
+}
+
 func (p *hacfParser) pingGroup(line string) error {
 	_, args := fields(line)
 	if len(args) < 2 {
@@ -687,21 +775,24 @@ func (p *hacfParser) autoFailback(v string) error {
 	return nil
 }
 
-// niceFailback maps the obsolete nice_failback: on → auto_failback off,
-// off → legacy.
+// niceFailback reads the obsolete nice_failback as heartbeat 3.0.6 does,
+// which looks at the state before the line, not at the value (any
+// boolean): after an auto_failback on/off the line becomes
+// 'auto_failback off', otherwise 'auto_failback legacy' (so
+// "nice_failback on" alone selects the legacy protocol).
 func (p *hacfParser) niceFailback(v string) error {
-	on, err := parseBool("nice_failback", v)
-	if err != nil {
+	if _, err := parseBool("nice_failback", v); err != nil {
 		return err
 	}
-	p.failSet = true
-	if on {
+	if p.failSet && p.c.AutoFailback != FailbackLegacy {
 		p.c.AutoFailback = FailbackOff
-		p.warnf("nice_failback is obsolete: 'nice_failback %s' read as 'auto_failback off'", v)
+		p.warnf("nice_failback flag is obsolete: 'nice_failback %s' has been changed to 'auto_failback off'", v)
 	} else {
 		p.c.AutoFailback = FailbackLegacy
-		p.warnf("nice_failback is obsolete: 'nice_failback %s' read as 'auto_failback legacy'", v)
+		p.warnf("nice_failback flag is obsolete: nice_failback %s has been strictly interpreted as 'auto_failback legacy' "+
+			"(heartbeat 3.0.6 reads it so unless an auto_failback line comes first); write auto_failback on, off or legacy", v)
 	}
+	p.failSet = true
 	return nil
 }
 
@@ -738,7 +829,21 @@ func (p *hacfParser) child(line string) error {
 	}
 	user, args := toks[0], toks[1:]
 	if !path.IsAbs(args[0]) {
-		return fmt.Errorf("%s: program %q is not an absolute path", name, args[0])
+		return fmt.Errorf("%s: Client child command [%s] is not full pathname", name, args[0])
+	}
+	if h := p.host; h != nil {
+		if h.UserExists != nil && !h.UserExists(user) {
+			return fmt.Errorf("%s: Invalid uid [%s] specified for client child", name, user)
+		}
+		if h.Executable != nil && !h.Executable(args[0]) {
+			// ipfail runs in-process here; heartbeat would refuse the
+			// line, so say so without refusing a config that works.
+			if name == "respawn" && path.Base(args[0]) == "ipfail" {
+				p.warnf("respawn: Client child command [%s] is not executable: heartbeat would not start; ipfail runs in-process here", args[0])
+			} else {
+				return fmt.Errorf("%s: Client child command [%s] is not executable", name, args[0])
+			}
+		}
 	}
 	cmd := strings.TrimLeft(strings.TrimLeft(rest, whitespace)[len(user):], whitespace)
 	c := Child{User: user, Path: args[0], Args: args[1:], Command: cmd, Line: p.line}
@@ -756,6 +861,10 @@ func (p *hacfParser) child(line string) error {
 }
 
 func (p *hacfParser) crm(v string) error {
+	if p.crmSeen {
+		return fmt.Errorf("pacemaker/crm directive used multiple times!")
+	}
+	p.crmSeen = true
 	switch strings.ToLower(v) {
 	case "off", "false", "no", "n", "0":
 		return nil
@@ -764,6 +873,123 @@ func (p *hacfParser) crm(v string) error {
 			"this implementation runs heartbeat's v1 haresources mode only; use 'crm off'", v)
 	}
 	return fmt.Errorf("invalid crm %q: want off (on/respawn/... select Pacemaker, which is not supported)", v)
+}
+
+// crmDaemonDir: heartbeat 3.0.6 refuses crm_daemon_dir before the
+// crm/pacemaker directive (its order check is inverted) and accepts it
+// after; it only matters to Pacemaker.
+func (p *hacfParser) crmDaemonDir(v string) error {
+	if !p.crmSeen {
+		return fmt.Errorf("crm_daemon_dir %s before the crm directive: heartbeat 3.0.6 refuses it there (it accepts it after crm)", v)
+	}
+	p.warnf("crm_daemon_dir only matters to Pacemaker (crm on): ignored")
+	return nil
+}
+
+func (p *hacfParser) crmdSpawnsPengine(v string) error {
+	if p.crmSeen {
+		return fmt.Errorf("If you specify crmd_spawns_pengine, it must come before the pacemaker directive")
+	}
+	_, err := parseBool("crmd_spawns_pengine", v)
+	return err
+}
+
+// autojoin: other and any are refused in haresources mode, as heartbeat
+// does once the whole file is read (R1 style resource management).
+func (p *hacfParser) autojoin(v string) error {
+	l := strings.ToLower(v)
+	if err := oneOf("autojoin", l, &p.c.Autojoin, "none", "other", "any"); err != nil {
+		return fmt.Errorf("Invalid autojoin directive [%s]: want none, other or any", v)
+	}
+	if l != "none" {
+		p.joinAt = p.line
+	}
+	return nil
+}
+
+// stonith TYPE CONFIGFILE: heartbeat loads the plugin and has it read the
+// file at start, so a missing file keeps it from starting. Fencing is not
+// implemented here: a usable line is a warning.
+func (p *hacfParser) stonith(line string) error {
+	_, args := fields(line)
+	if len(args) == 0 {
+		return fmt.Errorf("No Stonith type given")
+	}
+	file := ""
+	if len(args) > 1 {
+		file = strings.Join(args[1:], " ")
+	}
+	if h := p.host; h != nil && h.Readable != nil && (file == "" || !h.Readable(file)) {
+		return fmt.Errorf("stonith %s: Cannot open its configuration file %q", args[0], file)
+	}
+	p.warnf("stonith is not supported and is ignored: a dead peer's resources are taken over without fencing it")
+	return nil
+}
+
+// apiauth CLIENT [uid=LIST] [gid=LIST]: the client API's permissions
+// (no client API here, so only checked).
+func (p *hacfParser) apiauth(line string) error {
+	// fields splits at commas too: "uid=a,b" is "uid=a" and "b".
+	_, args := fields(line)
+	bad := func(why string) error {
+		return fmt.Errorf("Invalid apiauth directive [%s]: %s (apiauth client [uid=uidlist] [gid=gidlist])",
+			strings.TrimPrefix(line, "apiauth "), why)
+	}
+	if len(args) == 0 {
+		return bad("no client")
+	}
+	client := args[0]
+	var uids, gids []string
+	var cur *[]string
+	for _, a := range args[1:] {
+		switch {
+		case strings.HasPrefix(a, "uid="):
+			if uids != nil {
+				return bad("Duplicate uid list")
+			}
+			uids, cur = []string{}, &uids
+			a = a[4:]
+		case strings.HasPrefix(a, "gid="):
+			if gids != nil {
+				return bad("Duplicate gid list")
+			}
+			gids, cur = []string{}, &gids
+			a = a[4:]
+		case cur == nil:
+			return bad("Missing uid or gid")
+		}
+		if a != "" {
+			*cur = append(*cur, a)
+		}
+	}
+	if uids == nil && gids == nil {
+		return bad("uid or gid list required")
+	}
+	if h := p.host; h != nil {
+		for _, u := range uids {
+			if h.UserExists != nil && !isNumber(u) && !h.UserExists(u) {
+				return fmt.Errorf("Invalid user id name [%s] in apiauth %s", u, client)
+			}
+		}
+		for _, g := range gids {
+			if h.GroupExists != nil && !isNumber(g) && !h.GroupExists(g) {
+				return fmt.Errorf("Invalid group id name [%s] in apiauth %s", g, client)
+			}
+		}
+	}
+	if p.apiClients == nil {
+		p.apiClients = map[string]bool{}
+	}
+	if p.apiClients[client] {
+		return fmt.Errorf("Duplicate apiauth directive for API client %s", client)
+	}
+	p.apiClients[client] = true
+	return nil
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseUint(s, 10, 32)
+	return err == nil
 }
 
 func (p *hacfParser) env(v string) error {
@@ -800,17 +1026,17 @@ func (p *hacfParser) finish() error {
 	if c.Keepalive == 0 {
 		c.Keepalive = time.Second
 	}
-	if c.Deadtime == 0 {
+	if c.Lines["deadtime"] == 0 {
 		c.Deadtime = 30 * time.Second
 	}
 	if c.Warntime == 0 {
 		c.Warntime = c.Deadtime / 2
 	}
-	deadpingSet := c.Deadping != 0
+	deadpingSet := c.Lines["deadping"] != 0
 	if !deadpingSet {
 		c.Deadping = c.Deadtime
 	}
-	initdeadSet := c.Initdead != 0
+	initdeadSet := c.Lines["initdead"] != 0
 	if !initdeadSet {
 		c.Initdead = initdeadDefault(c.Deadtime)
 	}
@@ -819,7 +1045,8 @@ func (p *hacfParser) finish() error {
 		p.warnf("Deprecated 'legacy' auto_failback option selected (no auto_failback in ha.cf); " +
 			"set 'auto_failback on' or 'off' to use the nice_failback protocol")
 	}
-	if c.Logfile == "" && c.Debugfile == "" && c.LogFacility == "" {
+	// "logfacility none" is no log entry to heartbeat.
+	if c.Logfile == "" && c.Debugfile == "" && (c.LogFacility == "" || c.LogFacility == "none") {
 		if p.logd != nil && !*p.logd {
 			return p.errAt("use_logd", "use_logd is off and none of logfile, debugfile or logfacility is set: nowhere to log")
 		}
@@ -828,6 +1055,10 @@ func (p *hacfParser) finish() error {
 		c.UseLogd = *p.logd
 	}
 
+	if p.joinAt > 0 {
+		return &Error{File: p.file, Line: p.joinAt, Msg: "autojoin " + c.Autojoin +
+			": R1 style resource management conflicts with autojoin set (haresources mode needs autojoin none)"}
+	}
 	if c.IPFail && len(c.Ping) == 0 {
 		p.c.Warnings = append(p.c.Warnings, Warning{File: p.file, Line: p.ipfailLine,
 			Msg: "ipfail without ping or ping_group nodes does nothing"})

@@ -232,7 +232,7 @@ use_logd yes
 nice_failback on
 env A=b C=
 msgfmt netstring
-autojoin any
+autojoin NONE
 hbgenmethod time
 uuidfrom nodename
 hopfudge 2
@@ -254,7 +254,6 @@ memreserve 6500
 log_badpack true
 syslogmsgfmt false
 conn_logd_time 60
-normalpoll on
 quorum_server q.example
 crm no
 `
@@ -279,25 +278,25 @@ crm no
 	if len(c.Failfast) != 1 || c.Failfast[0].Path != "/usr/sbin/watcher" {
 		t.Errorf("failfast %+v", c.Failfast)
 	}
-	if c.LogFacility != "local0" || !c.UseLogd || c.AutoFailback != FailbackOff {
+	if c.LogFacility != "local0" || !c.UseLogd || c.AutoFailback != FailbackLegacy {
 		t.Errorf("%q %v %v", c.LogFacility, c.UseLogd, c.AutoFailback)
 	}
-	if !reflect.DeepEqual(c.Env, []string{"A=b", "C="}) || c.MsgFmt != "netstring" || c.Autojoin != "any" ||
+	if !reflect.DeepEqual(c.Env, []string{"A=b", "C="}) || c.MsgFmt != "netstring" || c.Autojoin != "none" ||
 		c.GenMethod != "time" || c.UUIDFrom != "nodename" || c.Hopfudge != 2 || c.Debug != 1 ||
 		c.Cluster != "lvs" || c.Watchdog != "/dev/watchdog" {
 		t.Errorf("%+v", c)
 	}
 	w := warnings(c)
 	for _, s := range []string{
-		"ha.cf:10: nice_failback is obsolete: 'nice_failback on' read as 'auto_failback off'",
+		"ha.cf:10: nice_failback flag is obsolete: nice_failback on has been strictly interpreted as 'auto_failback legacy'",
 		"ha.cf:26: stonith is not supported",
 	} {
 		if !strings.Contains(w, s) {
 			t.Errorf("warning %q missing from:\n%s", s, w)
 		}
 	}
-	if strings.Contains(w, "legacy") {
-		t.Errorf("legacy warning although nice_failback is set:\n%s", w)
+	if strings.Contains(w, "Deprecated") {
+		t.Errorf("no-auto_failback warning although nice_failback is set:\n%s", w)
 	}
 
 	for _, tt := range []struct {
@@ -307,7 +306,8 @@ crm no
 		{"auto_failback on", FailbackOn}, {"auto_failback yes", FailbackOn}, {"auto_failback OFF", FailbackOff},
 		{"auto_failback legacy", FailbackLegacy}, {"auto_failback Legacy", FailbackLegacy},
 		{"nice_failback off", FailbackLegacy}, {"nice_failback on\nauto_failback on", FailbackOn},
-		{"auto_failback on\nnice_failback 1", FailbackOff},
+		{"auto_failback on\nnice_failback 1", FailbackOff}, {"nice_failback on", FailbackLegacy},
+		{"auto_failback off\nnice_failback off", FailbackOff}, {"auto_failback legacy\nnice_failback on", FailbackLegacy},
 	} {
 		c := parseHACF(t, "bcast eth0\nnode a\n"+tt.line+"\n", "a")
 		if c.AutoFailback != tt.want {
@@ -360,16 +360,16 @@ func TestHACFErrors(t *testing.T) {
 		{base + "ucast eth0 bad!host\n", "a", `ha.cf:4: ucast: invalid peer address "bad!host"`},
 		{base + "ucast averyveryverylongname 10.0.0.1\n", "a", `ha.cf:4: ucast: invalid interface name`},
 		{base + "bcast a/b\n", "a", `ha.cf:4: invalid interface name "a/b"`},
-		{base + "hbaping fc-card-name\n", "a", "ha.cf:4: hbaping media are not supported"},
+		{base + "hbaping fc-card-name\n", "a", "ha.cf:4: Illegal directive [hbaping]"},
 		{base + "respawn hacluster\n", "a", "ha.cf:4: respawn: want respawn <user> </path/to/program>"},
-		{base + "respawn hacluster ipfail\n", "a", `ha.cf:4: respawn: program "ipfail" is not an absolute path`},
+		{base + "respawn hacluster ipfail\n", "a", `ha.cf:4: respawn: Client child command [ipfail] is not full pathname`},
 		{base + "ping_group g\n", "a", "ha.cf:4: ping_group: want ping_group <name> <address>"},
 		{base + "ping a\n", "a", "ha.cf:4: ping node a is already a node"},
 		{"ping 10.0.0.1\nnode 10.0.0.1\n", "a", "ha.cf:2: node 10.0.0.1 is already a ping node"},
 		{base + "ping 10.0.0.1 10.0.0.1\n", "a", "ha.cf:4: ping node 10.0.0.1 defined twice"},
 		{base + "realtime perhaps\n", "a", `ha.cf:4: invalid realtime "perhaps"`},
 		{base + "msgfmt xml\n", "a", `ha.cf:4: invalid msgfmt "xml": want classic, netstring`},
-		{base + "autojoin some\n", "a", `ha.cf:4: invalid autojoin "some"`},
+		{base + "autojoin some\n", "a", `ha.cf:4: Invalid autojoin directive [some]`},
 		{base + "hopfudge -1\n", "a", `ha.cf:4: invalid hopfudge "-1"`},
 		{base + "env =x\n", "a", `ha.cf:4: invalid env "=x"`},
 	} {

@@ -17,13 +17,16 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 
 	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/internal/cfgfile"
 	"github.com/lvsdirector/director/internal/printable"
+	"golang.org/x/sys/unix"
 )
 
 // Error is a configuration error (or warning) at a line of a file.
@@ -76,19 +79,24 @@ const (
 // Load reads dir/ha.cf, dir/authkeys and dir/haresources for the node
 // called localNode (uname -n) and checks them against each other: every
 // haresources node must be a node of ha.cf. A missing haresources is a
-// warning (heartbeat then manages no resources).
+// refusal, as with heartbeat (an empty one manages no resources).
 func Load(dir, localNode string) (*Config, error) {
 	hpath := filepath.Join(dir, HACFName)
 	hb, err := ReadConfigFile(hpath)
 	if err != nil {
 		return nil, err
 	}
-	ha, err := ParseHACF(hpath, bytes.NewReader(hb), HACFOptions{LocalNode: localNode})
+	ha, err := ParseHACF(hpath, bytes.NewReader(hb), HACFOptions{LocalNode: localNode, Host: hostChecks})
 	if err != nil {
 		return nil, err
 	}
-	keys, kwarns, err := loadAuthkeys(filepath.Join(dir, AuthkeysName))
+	kpath := filepath.Join(dir, AuthkeysName)
+	keys, kwarns, err := loadAuthkeys(kpath)
 	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			err = &Error{File: kpath, Msg: fmt.Sprintf("Cannot open keyfile: %v", errors.Unwrap(err))}
+		}
 		return nil, err
 	}
 	c := &Config{HA: ha, Keys: keys}
@@ -99,9 +107,9 @@ func Load(dir, localNode string) (*Config, error) {
 	rb, err := ReadConfigFile(rpath)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		c.Resources = &Resources{File: rpath}
-		c.Warnings = append(c.Warnings, Warning{File: rpath, Msg: "file missing: no resources are managed"})
-		return c, nil
+		// heartbeat 3.0.6 does not start without it (an empty file is
+		// no resources).
+		return nil, &Error{File: rpath, Msg: "Cannot open resources file: it is missing (an empty file manages no resources)"}
 	case err != nil:
 		return nil, err
 	}
@@ -117,6 +125,31 @@ func Load(dir, localNode string) (*Config, error) {
 				ha.Nodes[2], len(ha.Nodes), strings.Join(ha.Nodes, " "))}
 	}
 	return c, nil
+}
+
+// hostChecks are the host look-ups heartbeat makes while it parses
+// ha.cf (a variable for tests).
+var hostChecks = &HostChecks{
+	UserExists: func(n string) bool {
+		_, err := user.Lookup(n)
+		return err == nil
+	},
+	GroupExists: func(n string) bool {
+		_, err := user.LookupGroup(n)
+		return err == nil
+	},
+	Executable: func(p string) bool { return unix.Access(p, unix.X_OK) == nil },
+	Readable: func(p string) bool {
+		f, err := os.Open(p)
+		if err == nil {
+			f.Close()
+		}
+		return err == nil
+	},
+	Interface: func(n string) bool {
+		_, err := net.InterfaceByName(n)
+		return err == nil
+	},
 }
 
 // ReadConfigFile reads one of the ha.d files: a regular file of at most

@@ -212,12 +212,10 @@ func TestLoad(t *testing.T) {
 		t.Errorf("foreign node: %v", err)
 	}
 
-	// No haresources: a warning.
+	// No haresources: heartbeat 3.0.6 does not start.
 	dir = writeFiles(t, map[string]string{"ha.cf": referenceHACF, "authkeys": referenceAuthkeys})
-	c, err = Load(dir, "vm")
-	if err != nil || len(c.Resources.Groups) != 0 || len(c.Warnings) != 1 ||
-		!strings.Contains(c.Warnings[0].Error(), "haresources: file missing") {
-		t.Errorf("no haresources: %v %+v", err, c)
+	if _, err := Load(dir, "vm"); err == nil || !strings.Contains(err.Error(), "haresources: Cannot open resources file") {
+		t.Errorf("no haresources: %v", err)
 	}
 
 	// authkeys readable by the group.
@@ -230,8 +228,8 @@ func TestLoad(t *testing.T) {
 	}
 
 	// ha.cf errors come first, with their line.
-	dir = writeFiles(t, map[string]string{"ha.cf": referenceHACF + "crm on\n", "authkeys": referenceAuthkeys})
-	if _, err := Load(dir, "vm"); err == nil || !strings.HasSuffix(err.Error(), "ha.cf:16: crm on selects Pacemaker (CRM) cluster management, "+
+	dir = writeFiles(t, map[string]string{"ha.cf": strings.Replace(referenceHACF, "crm off\n", "", 1) + "crm on\n", "authkeys": referenceAuthkeys})
+	if _, err := Load(dir, "vm"); err == nil || !strings.HasSuffix(err.Error(), "ha.cf:15: crm on selects Pacemaker (CRM) cluster management, "+
 		"which is out of scope: this implementation runs heartbeat's v1 haresources mode only; use 'crm off'") {
 		t.Errorf("crm on: %v", err)
 	}

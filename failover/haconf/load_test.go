@@ -76,7 +76,9 @@ func TestLoadThreeNodes(t *testing.T) {
 		t.Fatalf("got %v, want %s...two nodes", err, want)
 	}
 	// Without resource groups three nodes are only a warning.
-	os.Remove(filepath.Join(dir, "haresources"))
+	if err := os.WriteFile(filepath.Join(dir, "haresources"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := loadWithin(t, dir); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,11 @@ type Cmd struct {
 	// background children are left running, as system() leaves them.
 	Reap bool
 
+	// Stdin, when set, is written to the program's standard input, which
+	// is then closed; nil is /dev/null. What the program (or a background
+	// child holding its stdin) has not read when it exits is dropped.
+	Stdin []byte
+
 	// Output, when set, receives stdout and stderr unbuffered (respawn's
 	// log pipe); nothing is captured then.
 	Output *os.File
@@ -94,6 +99,7 @@ type Process struct {
 	ran     time.Duration
 	out     *capture
 	errOut  *capture
+	stdin   *os.File // the write end of the program's stdin
 }
 
 // Run starts c and waits for it.
@@ -140,6 +146,19 @@ func Start(ctx context.Context, c Cmd) (*Process, error) {
 			cmd.Stderr = p.errOut.w
 		}
 	}
+	var stdinR *os.File
+	if c.Stdin != nil {
+		var err error
+		if stdinR, p.stdin, err = os.Pipe(); err != nil {
+			for _, cp := range []*capture{p.out, p.errOut} {
+				if cp != nil {
+					cp.abandon()
+				}
+			}
+			return nil, err
+		}
+		cmd.Stdin = stdinR
+	}
 	p.ctx, p.cancel = ctx, func() {}
 	if c.Timeout > 0 {
 		p.ctx, p.cancel = context.WithTimeout(ctx, c.Timeout)
@@ -154,6 +173,20 @@ func Start(ctx context.Context, c Cmd) (*Process, error) {
 			} else {
 				cp.start()
 			}
+		}
+	}
+	if stdinR != nil {
+		stdinR.Close()
+		if err != nil {
+			p.stdin.Close()
+		} else {
+			// Closed by the writer when all is written, or by Wait when
+			// the program is gone, which ends a write blocked on a pipe
+			// nobody reads.
+			go func(w *os.File, b []byte) {
+				_, _ = w.Write(b)
+				w.Close()
+			}(p.stdin, c.Stdin)
 		}
 	}
 	if err != nil {
@@ -188,6 +221,9 @@ func (p *Process) Wait() (Result, error) {
 	}
 	if stopped == nil && p.c.Reap {
 		p.reapGroup(time.Now().Add(p.c.Grace), true)
+	}
+	if p.stdin != nil {
+		p.stdin.Close()
 	}
 	res := Result{State: p.cmd.ProcessState, Ran: p.ran}
 	deadline := time.Now().Add(p.c.WaitDelay)

@@ -266,3 +266,32 @@ func TestStartWaitEnvOutputReap(t *testing.T) {
 	}
 	gone(t, pidsIn(t, pidf)[0], time.Second)
 }
+
+// Stdin reaches the program and is closed after it; input nobody reads
+// (a program that exits at once, a background child holding stdin) does
+// not hold Wait, and the writer does not outlive it.
+func TestStdin(t *testing.T) {
+	res, err := Run(context.Background(), Cmd{Path: "/bin/cat", Stdin: []byte("mail body\n")})
+	if err != nil || string(res.Output) != "mail body\n" {
+		t.Fatalf("cat: %v %q", err, res.Output)
+	}
+	pidf := filepath.Join(t.TempDir(), "pid")
+	big := bytes.Repeat([]byte("x"), 1<<20)
+	before := runtime.NumGoroutine()
+	start := time.Now()
+	c := sh("sleep 30 <&0 >/dev/null 2>&1 & echo $! > " + pidf)
+	c.Stdin = big
+	if _, err := Run(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("Run took %v with unread stdin", d)
+	}
+	pidsIn(t, pidf)
+	for i := 0; runtime.NumGoroutine() > before && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Errorf("%d goroutines after Run, %d before: the stdin writer is left", n, before)
+	}
+}
