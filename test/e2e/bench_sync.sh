@@ -69,6 +69,12 @@ farm() {
 	sleep 1
 	ha_conf a 10.0.0.3 10.0.1.3
 	ha_conf b 10.0.0.2 10.0.1.2
+	# Checks that outlast the emulated box under 1,000 sessions: in the
+	# first run negotiatetimeout=2 failed, ldirectord's default quiescent=no
+	# removed the real and expire_nodest_conn=1 reset its sessions before
+	# any takeover. quiescent=yes only sets the weight to 0.
+	sed -i 's/^negotiatetimeout=2$/negotiatetimeout=10\nquiescent=yes/' /tmp/e2e/ha-a/ldirectord.cf /tmp/e2e/ha-b/ldirectord.cf
+	grep -q '^quiescent=yes' /tmp/e2e/ha-a/ldirectord.cf || die "ldirectord.cf: negotiatetimeout line not found"
 }
 
 # node_gone NETNS: the box is off: processes, addresses, table, sync daemons.
@@ -112,7 +118,7 @@ traffic() {
 	log "$name rate: $out"
 	log "$name sync link over $((secs / 1000)).$((secs % 1000 / 100)) s: A sent $((tx - tx0)) packets, $((txb - txb0)) bytes; B received $((rx - rx0)) packets; B's ESTABLISHED entries now $(established dir2)"
 	awk -v n="$name" -v p=$((tx - tx0)) -v b=$((txb - txb0)) -v ms=$secs -v o="$out" 'BEGIN {
-		split(o, kv, " "); for (i in kv) { split(kv[i], f, "="); v[f[1]] = f[2] }
+		split(o, kv, " "); for (i in kv) if (kv[i] ~ /^[a-z_]+=/ && split(kv[i], f, "=") == 2 && !(f[1] in v)) v[f[1]] = f[2]
 		s = v["secs"] + 0; if (s <= 0) s = ms / 1000; c = v["ok"] + 0
 		printf "%-34s %9.0f %11.0f %12.0f %10s\n", n, p / s, b / s, (c ? b / c : 0), v["ok_per_sec"] }' >> $TRAFFIC
 }
@@ -127,8 +133,16 @@ hold() {
 	ready=$(grep '^ready' $E2E_TMP/connhold.log)
 	log "$name: $ready"
 	sleep 3 # steady state; the backup gets the sessions' sync entries
+	# ...until its count stops growing (10 s at most).
+	local i prev=-1
+	for ((i = 0; i < 10; i++)); do
+		before_b=$(established dir2)
+		[ "$before_b" != "$prev" ] || break
+		prev=$before_b
+		sleep 1
+	done
 	before_a=$(established dir)
-	before_b=$(established dir2)
+	ip netns exec dir ipvsadm -Ln | sed 's/^/      A| /'
 	log "$name: ESTABLISHED entries before the kill: A $before_a, B $before_b"
 	ip -n dir2 -ts monitor address > $W/mon.out 2>&1 &
 	local mon=$!
@@ -153,7 +167,7 @@ hold() {
 	log "$name: $res"
 	bg_stop connhold
 	awk -v n="$name" -v ms="$ms" -v b="$before_b" -v o="$res" 'BEGIN {
-		split(o, kv, " "); for (i in kv) { split(kv[i], f, "="); v[f[1]] = f[2] }
+		split(o, kv, " "); for (i in kv) if (kv[i] ~ /^[a-z_]+=/ && split(kv[i], f, "=") == 2 && !(f[1] in v)) v[f[1]] = f[2]
 		printf "%-34s %9s %6s %5s %8s %6s %5s %9s %9s %10s\n", n, v["survived"] "/" v["n"], v["reset"], v["eof"],
 			v["stalled"], v["other"], v["lost_before_mark"], v["longest_stall_ms"], ms, b }' >> $ROWS
 }

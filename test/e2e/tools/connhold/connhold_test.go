@@ -215,6 +215,9 @@ func TestHoldFailureBeforeMarkIsLost(t *testing.T) {
 	if r.Counts[Lost] != 1 || r.Counts[Survived] != 3 || r.Counts[Reset] != 0 {
 		t.Errorf("got %s, want lost 1, survived 3, reset 0", r)
 	}
+	if !strings.Contains(r.String(), `example_lost="`) {
+		t.Errorf("no example_lost in %s", r)
+	}
 }
 
 func TestHoldUnreachableIsLost(t *testing.T) {

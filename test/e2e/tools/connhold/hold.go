@@ -301,6 +301,7 @@ type HoldResult struct {
 	Marked            bool
 	ExampleErr        string
 	ExampleOther      string
+	ExampleLost       string // an error of a session lost before the mark
 }
 
 // Report counts the sessions now (call it after Mark and a wait longer
@@ -322,6 +323,9 @@ func (h *Hold) Report() HoldResult {
 		switch {
 		case s.err != nil && (!r.Marked || !s.errAt.After(mark)):
 			r.Counts[Lost]++
+			if r.ExampleLost == "" {
+				r.ExampleLost = s.err.Error()
+			}
 		case s.err != nil:
 			k := classify(s.err)
 			r.Counts[k]++
@@ -375,6 +379,9 @@ func (r HoldResult) String() string {
 	}
 	if r.ExampleOther != "" {
 		fmt.Fprintf(&b, " example_other=%q", r.ExampleOther)
+	}
+	if r.ExampleLost != "" {
+		fmt.Fprintf(&b, " example_lost=%q", r.ExampleLost)
 	}
 	return b.String()
 }
