@@ -153,7 +153,11 @@ hold() {
 	if wait_until $limit holds dir2 $VIP; then
 		sleep 0.2
 		at=$(sed -nE "s/^\[([0-9T:.-]+)\] .*inet $VIP\/.*/\1/p" $W/mon.out | head -n 1)
-		ms=$(($(date -d "${at/T/ }" +%s%3N) - t0))
+		if [ -n "$at" ]; then
+			ms=$(($(date -d "${at/T/ }" +%s%3N) - t0))
+		else
+			ms="~$WAITED_MS" # the monitor missed it: the poll's time
+		fi
 	else
 		ms=timeout
 	fi
@@ -205,14 +209,16 @@ virtual_server $VIP 80 {
   protocol TCP
   real_server $(rsip 1) 80 {
     weight 1
+    inhibit_on_failure
     TCP_CHECK {
-      connect_timeout 2
+      connect_timeout 10
     }
   }
   real_server $(rsip 2) 80 {
     weight 1
+    inhibit_on_failure
     TCP_CHECK {
-      connect_timeout 2
+      connect_timeout 10
     }
   }
 }
