@@ -44,6 +44,7 @@ build:
 	CGO_ENABLED=0 go build -trimpath -o build/ $$pkgs
 	CGO_ENABLED=0 go build -trimpath -o build/vmcheck ./ipvs/internal/vmcheck
 	CGO_ENABLED=0 go build -trimpath -o build/iptool ./failover/ipaddr/internal/iptool
+	CGO_ENABLED=0 go build -trimpath -o build/connhold ./test/e2e/tools/connhold
 
 DESTDIR ?= /
 
