@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Explain stretches with two holders: the address events around each and
-the directors' log lines from 2 s before to 1 s after.
+the directors' log lines (but real server lines) from 2 s before to 1 s
+after, for the first 5 stretches.
 
     doubles.py ADDR NODE:MON_LOG:HA_LOG...
 """
@@ -26,17 +27,20 @@ def main(argv):
                 evs.append((ms(m.group(1)), node, m.group(2) is None))
         for line in open(ha, errors="replace"):
             m = HA.match(line)
-            if m:
+            if m and "real server" not in line and "Real server" not in line:
                 logs.append((ms(m.group(1)), node, line.rstrip()[:220]))
     evs.sort()
     held = {n[0]: False for n in nodes}
-    start = None
+    start, shown = None, 0
     for t, node, up in evs:
         held[node] = up
         n = sum(held.values())
         if n >= 2 and start is None:
             start = t
+        elif n < 2 and start is not None and shown >= 5:
+            start = None
         elif n < 2 and start is not None:
+            shown += 1
             print("two holders from %s for %d ms; address events:" % (
                 datetime.fromtimestamp(start / 1000, timezone.utc).isoformat(), t - start))
             for e in evs:
