@@ -97,8 +97,12 @@ bench: deps build
 # figures: E2E_FAULT_RUNS (20) simultaneous starts and partitions, lossy links
 # for E2E_FAULT_LOSSY_SECS (30) per level. t_85_pair_faults is the short
 # version in make test.
+# faults_flap.sh: a real flapping every 300 ms for E2E_FLAP_SECS (600);
+# faults_stopfail.sh: resource scripts failing or hanging on stop;
+# faults_soak.sh: SOAK_MIN minutes (30) of 200 flapping reals and a takeover
+# every 2 minutes (E2E_FILTER=soak runs it alone).
 faults: deps build
-	@E2E_GLOB='faults_*.sh' $(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS)
+	@E2E_GLOB='faults_*.sh' VM_TIMEOUT=$${VM_TIMEOUT:-7200} VM_PASS_ENV="SOAK_MIN $${VM_PASS_ENV:-}" $(VMRUN) $(CURDIR)/test/e2e/suite.sh $(VM_MEM) $(VM_CPUS)
 
 # Health checking at scale on the plain machine (no VM): 2,000 and 10,000
 # nginx reals on loopback, checked every second.

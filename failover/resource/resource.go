@@ -46,14 +46,21 @@ const StopRetries = 3
 
 // Acquire starts the resources left to right. If one fails, the ones
 // already started are stopped again (right to left) and the error returned.
+// A rollback stop that keeps failing is tried again (cleanupRetry,
+// doubling to 30 s) until it succeeds or ctx ends: a failed start counts
+// as not held, so returning with an address still up would let the peer
+// bring up the same one.
 func (g *Group) Acquire(ctx context.Context) error {
 	for i, a := range g.Agents {
 		if err := a.Start(ctx); err != nil {
 			g.log().Error("resource start failed", "group", g.Key, "resource", a.String(), "err", err)
+			var stuck []error
 			for j := i - 1; j >= 0; j-- {
-				_ = g.stop(ctx, g.Agents[j])
+				if serr := g.stopUntilDone(ctx, g.Agents[j]); serr != nil {
+					stuck = append(stuck, serr)
+				}
 			}
-			return fmt.Errorf("start %s: %w", a, err)
+			return errors.Join(append([]error{fmt.Errorf("start %s: %w", a, err)}, stuck...)...)
 		}
 		g.log().Info("resource started", "group", g.Key, "resource", a.String())
 	}
@@ -72,6 +79,31 @@ func (g *Group) Release(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// stopUntilDone is stop, again and again until it succeeds or ctx ends.
+func (g *Group) stopUntilDone(ctx context.Context, a Agent) error {
+	wait := cleanupRetry
+	for {
+		err := g.stop(ctx, a)
+		if err == nil {
+			return nil
+		}
+		g.log().Error("resource group partly held after a failed start: rollback stop failed, retrying",
+			"group", g.Key, "resource", a.String(), "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("rollback: %w (still running)", err)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// Pauses between stop attempts (variables for the tests).
+var (
+	stopRetryDelay = 200 * time.Millisecond // times the attempt number, within stop
+	cleanupRetry   = time.Second            // first pause between rollback stops
+)
+
 func (g *Group) stop(ctx context.Context, a Agent) error {
 	var err error
 	for try := 0; try <= StopRetries; try++ {
@@ -83,7 +115,7 @@ func (g *Group) stop(ctx context.Context, a Agent) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("stop %s: %w", a, err)
-		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		case <-time.After(time.Duration(try+1) * stopRetryDelay):
 		}
 	}
 	return fmt.Errorf("stop %s failed %d times: %w", a, StopRetries+1, err)

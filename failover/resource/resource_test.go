@@ -177,3 +177,41 @@ func TestDirectorReportsOnlyWhileRunning(t *testing.T) {
 		t.Fatalf("check stats after Stop: %+v", st)
 	}
 }
+
+// A start that fails after earlier resources started rolls them back; if
+// that rollback stop fails too, Acquire must not return with them still
+// up: the group would be neither held (the machine counts a failed start
+// as not ours, and hands the group's kind to the peer) nor released, and
+// the peer would bring up the same address.
+func TestFailedStartCleanupStopFailsNotHalfHeld(t *testing.T) {
+	defer func(d, c time.Duration) { stopRetryDelay, cleanupRetry = d, c }(stopRetryDelay, cleanupRetry)
+	stopRetryDelay, cleanupRetry = time.Millisecond, time.Millisecond
+	var log []string
+	a, b := &rec{name: "a", log: &log}, &rec{name: "b", log: &log, fail: "start"}
+	a.fail, a.n = "stop", StopRetries+3 // the first rollback stop fails every try
+	g := &Group{Key: "a", Agents: []Agent{a, b}}
+	if err := g.Acquire(context.Background()); err == nil {
+		t.Fatal("acquire succeeded")
+	}
+	if a.state {
+		t.Fatalf("acquire returned with %s still running (half held): %v", a, log)
+	}
+	if got := strings.Count(strings.Join(log, ","), "stop a"); got != StopRetries+4 {
+		t.Fatalf("rollback stops of a: %d, want %d: %v", got, StopRetries+4, log)
+	}
+}
+
+// A rollback stop that never succeeds ends with ctx, reported.
+func TestFailedStartCleanupGivesUpWithContext(t *testing.T) {
+	defer func(d, c time.Duration) { stopRetryDelay, cleanupRetry = d, c }(stopRetryDelay, cleanupRetry)
+	stopRetryDelay, cleanupRetry = time.Millisecond, time.Millisecond
+	var log []string
+	a, b := &rec{name: "a", log: &log, fail: "stop", n: 1 << 30}, &rec{name: "b", log: &log, fail: "start"}
+	g := &Group{Key: "a", Agents: []Agent{a, b}}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := g.Acquire(ctx)
+	if err == nil || !strings.Contains(err.Error(), "start b") || !strings.Contains(err.Error(), "still running") {
+		t.Fatalf("err %v", err)
+	}
+}

@@ -16,6 +16,9 @@ the script prints one line of key=value figures:
     lost_ms        time nobody held it after that first moment
     final          the nodes holding it at T_END_MS (comma separated, or -)
     changes        how many add/delete events fell in the window
+    double_n       how many stretches had two or more holders
+    none_over_n    how many stretches without a holder (after --from) were
+                   longer than --gap MS (default 5000)
 
 The kernel's own timestamps are used, so a slow shell does not blur them.
 """
@@ -42,6 +45,11 @@ def events(node, path, addr):
 
 def main(argv):
     start_none = None
+    gap = 5000.0
+    if "--gap" in argv:
+        i = argv.index("--gap")
+        gap = float(argv[i + 1])
+        del argv[i : i + 2]
     if "--from" in argv:
         i = argv.index("--from")
         start_none = float(argv[i + 1])
@@ -64,11 +72,17 @@ def main(argv):
     run_double = run_none = 0.0
     first, lost = (0.0 if any(held.values()) else None), 0.0
     changes = 0
+    double_n = none_over_n = 0
+    prev_n = None
     t = t0
     for at, node, up in evs + [(t1, None, None)]:
         at = min(max(at, t0), t1)
         span = at - t
         n = sum(held.values())
+        if n >= 2 and span > 0 and (prev_n is None or prev_n < 2):
+            double_n += 1
+        if span > 0:
+            prev_n = n
         if n >= 2:
             double += span
             run_double += span
@@ -81,6 +95,8 @@ def main(argv):
             run_none += at - lo
             none_max = max(none_max, run_none)
         elif n != 0:
+            if run_none > gap:
+                none_over_n += 1
             run_none = 0.0
         if n == 0 and first is not None:
             lost += span
@@ -91,10 +107,12 @@ def main(argv):
         changes += 1
         if first is None and any(held.values()):
             first = at - t0
+    if run_none > gap:
+        none_over_n += 1
     final = ",".join(sorted(k for k, v in held.items() if v)) or "-"
     print(
-        "double_ms=%d double_max_ms=%d none_ms=%d none_max_ms=%d first_ms=%d lost_ms=%d final=%s changes=%d"
-        % (double, double_max, none, none_max, -1 if first is None else first, lost, final, changes)
+        "double_ms=%d double_max_ms=%d none_ms=%d none_max_ms=%d first_ms=%d lost_ms=%d final=%s changes=%d double_n=%d none_over_n=%d"
+        % (double, double_max, none, none_max, -1 if first is None else first, lost, final, changes, double_n, none_over_n)
     )
 
 
