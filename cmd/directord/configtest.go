@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 
@@ -59,11 +58,8 @@ func configTest(o startOptions, stdout, stderr io.Writer) int {
 			errorf("%s", err)
 			fmt.Fprintln(stderr, "  hint: a ucast peer named by host name must resolve at start (/etc/hosts); an address needs no lookup")
 		}
-		for _, m := range cfg.HA.Media {
-			if _, err := net.InterfaceByName(m.Dev); err != nil {
-				warnf("%s:%d: warning: %v: interface %s does not exist (yet): nothing is sent or received on it", cfg.HA.File, m.Line, m.Kind, m.Dev)
-			}
-		}
+		// A medium's missing interface is refused by haconf.Load, as
+		// heartbeat 3.0.6 refuses it; a serial device is checked at open.
 		checkGroups(cfg, o.haDir, log, stderr, errorf, warnf)
 	}
 	st, err := loadSettings(o.settingsPath, o.settingsGiven)

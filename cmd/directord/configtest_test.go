@@ -41,8 +41,8 @@ func TestConfigTest(t *testing.T) {
 		{name: "script missing", files: map[string]string{"haresources": "a 10.0.0.1 nosuchscript::x\n"}, rc: 3,
 			stderr: []string{"haresources:1: group 10.0.0.1: resource script nosuchscript not found in", "hint: a resource script must be executable"}},
 		{name: "script found", files: map[string]string{"haresources": "a 10.0.0.1 myscript\n", "resource.d/myscript@0755": "#!/bin/sh\n"}, rc: 0},
-		{name: "interface missing", files: map[string]string{"ha.cf": strings.Replace(testHACF, "ucast lo", "ucast nosuch0", 1)}, rc: 4,
-			stderr: []string{"ha.cf:5: warning: ucast: interface nosuch0 does not exist"}},
+		{name: "interface missing", files: map[string]string{"ha.cf": strings.Replace(testHACF, "ucast lo", "ucast nosuch0", 1)}, rc: 3,
+			stderr: []string{"ha.cf:5: ucast: interface nosuch0: No such device"}}, // heartbeat 3.0.6 refuses it too
 		{name: "ucast peer unresolvable", files: map[string]string{"ha.cf": strings.Replace(testHACF, "127.0.0.2", "nosuchhost.invalid", 1)}, rc: 3,
 			stderr: []string{"ha.cf:5: ucast peer nosuchhost.invalid: cannot resolve", "hint: a ucast peer named by host name"}},
 		{name: "ha.cf warnings", files: map[string]string{"ha.cf": strings.Replace(testHACF, "auto_failback on\n", "", 1)}, rc: 4,
