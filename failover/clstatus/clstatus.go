@@ -214,22 +214,31 @@ func walk[T any](s []T) []T {
 	return out
 }
 
-func nodestatus(c *call) int {
+// nodeArg reads the NODE operand of nodestatus and nodetype, with
+// cl_status's own messages (each subcommand words "not enough" its way).
+func (c *call) nodeArg(notEnough string) (name string, n *control.HBNode, ok bool) {
 	ops, ok := c.simpleOpts()
+	if !ok {
+		return "", nil, false
+	}
+	if len(ops) < 1 {
+		fmt.Fprintln(c.Stderr, notEnough)
+		return "", nil, false
+	}
+	if n = c.node(ops[0]); n == nil {
+		fmt.Fprintln(c.Stderr, "Error. May be due to incorrect node name")
+		return "", nil, false
+	}
+	return ops[0], n, true
+}
+
+func nodestatus(c *call) int {
+	name, n, ok := c.nodeArg("Not enough parameters.")
 	if !ok {
 		return exitParam
 	}
-	if len(ops) < 1 {
-		fmt.Fprintln(c.Stderr, "Not enough parameters.")
-		return exitParam
-	}
-	n := c.node(ops[0])
-	if n == nil {
-		fmt.Fprintln(c.Stderr, "Error. May be due to incorrect node name")
-		return exitParam
-	}
 	if c.human {
-		fmt.Fprintf(c.Stdout, "The cluster node %s is %s\n", ops[0], n.Status)
+		fmt.Fprintf(c.Stdout, "The cluster node %s is %s\n", name, n.Status)
 	} else {
 		fmt.Fprintln(c.Stdout, n.Status)
 	}
@@ -241,21 +250,12 @@ func nodestatus(c *call) int {
 }
 
 func nodetype(c *call) int {
-	ops, ok := c.simpleOpts()
+	name, n, ok := c.nodeArg("No enough parameter.")
 	if !ok {
 		return exitParam
 	}
-	if len(ops) < 1 {
-		fmt.Fprintln(c.Stderr, "No enough parameter.")
-		return exitParam
-	}
-	n := c.node(ops[0])
-	if n == nil {
-		fmt.Fprintln(c.Stderr, "Error. May be due to incorrect node name")
-		return exitParam
-	}
 	if c.human {
-		fmt.Fprintf(c.Stdout, "The node %s's type: %s\n", ops[0], n.Type)
+		fmt.Fprintf(c.Stdout, "The node %s's type: %s\n", name, n.Type)
 	} else {
 		fmt.Fprintln(c.Stdout, n.Type)
 	}
