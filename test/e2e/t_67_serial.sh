@@ -1,7 +1,3 @@
-# NOT YET RUN IN THE VM (the VM lock was busy until the deadline): outside
-# the suite (t_*.sh) until it has passed once. Run it alone with
-#   vmlock make e2e E2E_GLOB=wip_67_serial.sh   (then rename it t_67_serial.sh)
-
 # Serial media over a pty pair between the two directors (socat, in the
 # root namespace, so node_crash leaves it; both director namespaces see
 # /tmp/ttyA and /tmp/ttyB). One group, the VIP only (heartbeat's shell
