@@ -12,7 +12,7 @@
 # here as it is printed; run.sh exits with the script's exit code.
 #
 # Environment:
-#   VM_TIMEOUT   wall-clock limit in seconds (default 1500)
+#   VM_TIMEOUT   wall-clock limit in seconds (default 2700: the whole e2e suite is one boot)
 #   VM_CACHE     where the initramfs is built (default /var/tmp/lvsdirector-vm)
 #   VM_KERNEL    kernel version to boot (default: newest with /boot/vmlinuz-V and ip_vs)
 #   VM_ACCEL     tcg (default: software emulation, what CI has) or kvm
@@ -31,7 +31,7 @@ MEM=${2:-2048}
 CPUS=${3:-2}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${VM_CACHE:-/var/tmp/lvsdirector-vm}
-TIMEOUT=${VM_TIMEOUT:-1500}
+TIMEOUT=${VM_TIMEOUT:-2700}
 
 case $SCRIPT in /*) ;; *) SCRIPT=$PWD/$SCRIPT ;; esac
 [ -f "$SCRIPT" ] || { echo "run.sh: no such script: $SCRIPT" >&2; exit 2; }
