@@ -31,13 +31,7 @@ func TestStatusAnswersWhileTakeoverWritesTheTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56950}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Skip("no ucast medium on lo:", err)
-	}
-	defer set.Close()
-	keys := &wire.Keyring{Send: 1}
-	keys.Keys[1] = wire.Key{Method: wire.SHA1, Secret: "k"}
+	set, keys := loopbackLink(t, 56950)
 	d := &daemon{log: slog.New(slog.DiscardHandler), node: "a", m: m, media: set, keys: keys, ttl: 3,
 		groups: map[string]*resource.Group{"10.0.0.100": {Key: "10.0.0.100", Log: slog.New(slog.DiscardHandler),
 			Agents: []resource.Agent{&resource.Director{Path: cf, Log: slog.New(slog.DiscardHandler), Table: func() (ipvs.Table, error) { return tb, nil }}}}},
@@ -98,4 +92,19 @@ func TestActionsNeverWaitForTheWorker(t *testing.T) {
 	if len(d.queue) != 20 || !d.queue[1].announce || d.queue[0].op != 0 || !d.queue[0].acquire {
 		t.Fatalf("queue: %+v", d.queue)
 	}
+}
+
+// loopbackLink opens a ucast medium to ourselves on lo (port) and a sha1
+// keyring for it: a daemon under test talks to nobody but itself. Skips
+// where lo cannot carry it.
+func loopbackLink(t *testing.T, port int) (*media.Set, *wire.Keyring) {
+	t.Helper()
+	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: port}}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Skip("no ucast medium on lo:", err)
+	}
+	t.Cleanup(func() { set.Close() })
+	keys := &wire.Keyring{Send: 1}
+	keys.Keys[1] = wire.Key{Method: wire.SHA1, Secret: "k"}
+	return set, keys
 }

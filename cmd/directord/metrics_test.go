@@ -15,9 +15,7 @@ import (
 
 	"github.com/lvsdirector/director/failover/cluster"
 	"github.com/lvsdirector/director/failover/control"
-	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
-	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/internal/metrics"
 	"github.com/lvsdirector/director/ipvs"
 )
@@ -59,13 +57,7 @@ func TestFailoverMetricsFromTheDaemon(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56951}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Skip("no ucast medium on lo:", err)
-	}
-	defer set.Close()
-	keys := &wire.Keyring{Send: 1}
-	keys.Keys[1] = wire.Key{Method: wire.SHA1, Secret: "k"}
+	set, keys := loopbackLink(t, 56951)
 	d := &daemon{log: quiet, node: "a", m: m, media: set, keys: keys, ttl: 3,
 		groups: map[string]*resource.Group{
 			"10.0.0.100": {Key: "10.0.0.100", Log: quiet, Agents: []resource.Agent{&resource.Director{Path: cf, Log: quiet,

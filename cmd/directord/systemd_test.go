@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,9 +12,7 @@ import (
 
 	"github.com/lvsdirector/director/failover/cluster"
 	"github.com/lvsdirector/director/failover/control"
-	"github.com/lvsdirector/director/failover/media"
 	"github.com/lvsdirector/director/failover/resource"
-	"github.com/lvsdirector/director/failover/wire"
 	"github.com/lvsdirector/director/ipvs"
 	"github.com/lvsdirector/director/ipvs/ipvstest"
 )
@@ -52,13 +49,7 @@ func TestReadyOnlyOnceTheTableIsProgrammed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := media.OpenAll([]media.Spec{{Kind: "ucast", Dev: "lo", Label: "lo", Peer: netip.MustParseAddr("127.0.0.1"), Port: 56951}}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Skip("no ucast medium on lo:", err)
-	}
-	defer set.Close()
-	keys := &wire.Keyring{Send: 1}
-	keys.Keys[1] = wire.Key{Method: wire.SHA1, Secret: "k"}
+	set, keys := loopbackLink(t, 56951)
 	dir := &resource.Director{Path: cf, Log: slog.New(slog.DiscardHandler), Table: func() (ipvs.Table, error) { return tb, nil }}
 	d := &daemon{log: slog.New(slog.DiscardHandler), node: "a", m: m, media: set, keys: keys, ttl: 3,
 		groups: map[string]*resource.Group{"10.0.0.100": {Key: "10.0.0.100", Log: slog.New(slog.DiscardHandler),
