@@ -388,16 +388,7 @@ func (k *Kernel) StopDaemon(ctx context.Context, state SyncState) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	c, err := k.netlink()
-	if err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	if _, err := c.execute(ctx, k.timeout, ipvsCmdDelDaemon, data, netlink.Request|netlink.Acknowledge); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
-	}
-	return nil
+	return k.command(ctx, what, ipvsCmdDelDaemon, data)
 }
 
 // Daemons implements Sync with the IPVS_CMD_GET_DAEMON dump (one message
@@ -502,13 +493,19 @@ func (k *Kernel) SetTimeouts(ctx context.Context, t Timeouts) error {
 	if len(data) == 0 {
 		return nil
 	}
+	return k.command(ctx, what, ipvsCmdSetConfig, data)
+}
+
+// command sends one acknowledged request on the netlink socket; errors
+// are prefixed with what.
+func (k *Kernel) command(ctx context.Context, what string, cmd uint8, data []byte) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	c, err := k.netlink()
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if _, err := c.execute(ctx, k.timeout, ipvsCmdSetConfig, data, netlink.Request|netlink.Acknowledge); err != nil {
+	if _, err := c.execute(ctx, k.timeout, cmd, data, netlink.Request|netlink.Acknowledge); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
