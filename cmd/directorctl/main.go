@@ -103,6 +103,10 @@ func printStatus(w io.Writer, s *control.Status) {
 			holder = "held here"
 		}
 		fmt.Fprintf(w, "  %-20s %-10s %v\n", g.Key, holder, g.Resources)
+		if g.StopFailures > 0 {
+			fmt.Fprintf(w, "    STOP FAILED %d times in a row since %s, still held, retrying: %s\n",
+				g.StopFailures, g.StopSince.Format("15:04:05"), g.StopError)
+		}
 	}
 	if y := s.Sync; y != nil {
 		settle := "settled"

@@ -3,6 +3,7 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lvsdirector/director/failover/control"
 )
@@ -28,5 +29,22 @@ func TestPrintSyncStatus(t *testing.T) {
 	printStatus(&b, st)
 	if strings.Contains(b.String(), "sync") {
 		t.Errorf("sync off shown:\n%s", b.String())
+	}
+}
+
+func TestPrintFailingStop(t *testing.T) {
+	since := time.Date(2026, 12, 4, 3, 4, 5, 0, time.Local)
+	st := &control.Status{Node: "a", CommUp: true, Resources: "all", Groups: []control.Group{
+		{Key: "10.0.0.100", Held: true, Resources: []string{"10.0.0.100", "stuck"},
+			StopFailures: 4, StopError: "stuck stop: exit status 1", StopSince: since},
+		{Key: "10.0.0.200", Held: true, Resources: []string{"10.0.0.200"}},
+	}}
+	var b strings.Builder
+	printStatus(&b, st)
+	want := "  10.0.0.100           held here  [10.0.0.100 stuck]\n" +
+		"    STOP FAILED 4 times in a row since 03:04:05, still held, retrying: stuck stop: exit status 1\n" +
+		"  10.0.0.200           held here  [10.0.0.200]\n"
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("want\n%s\nin\n%s", want, b.String())
 	}
 }

@@ -85,7 +85,7 @@ func configTest(o startOptions, stdout, stderr io.Writer) int {
 // resource needs: every ldirectord::CFG is parsed and linted, every
 // script must be found.
 func checkGroups(cfg *haconf.Config, haDir string, log *slog.Logger, stderr io.Writer, errorf, warnf func(string, ...any)) {
-	gs, err := groups(cfg, haDir, nil, log)
+	gs, err := groups(cfg, haDir, nil, 0, log)
 	if err != nil {
 		errorf("%s", err)
 		return

@@ -47,9 +47,17 @@ type daemon struct {
 	nodes  map[string]string
 	links  map[string]map[string]bool
 	held   map[string]bool
+	stuck  map[string]stopFailure // groups whose last stop failed (still held)
 	exited bool
 
 	hb hbNodes // ha.cf's nodes and links, for cl_status
+}
+
+// stopFailure is a run of failed stops of one group, for status.
+type stopFailure struct {
+	n     int
+	err   string
+	since time.Time
 }
 
 type job struct {
@@ -269,10 +277,14 @@ func (d *daemon) worker(ctx context.Context) {
 				if err != nil {
 					failed = append(failed, k)
 					d.log.Error("resource group failed", "group", k, "acquire", j.acquire, "err", err)
+					if !j.acquire {
+						d.stopFailed(k, err)
+					}
 					continue
 				}
 				d.mu.Lock()
 				d.held[k] = j.acquire
+				delete(d.stuck, k)
 				d.mu.Unlock()
 			}
 			select {
@@ -282,6 +294,23 @@ func (d *daemon) worker(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// stopFailed records a failed stop: the group stays held (the machine
+// retries it) and status says so until a stop or start succeeds.
+func (d *daemon) stopFailed(k string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stuck == nil {
+		d.stuck = map[string]stopFailure{}
+	}
+	f := d.stuck[k]
+	if f.n == 0 {
+		f.since = time.Now()
+	}
+	f.n++
+	f.err = err.Error()
+	d.stuck[k] = f
 }
 
 // announce re-sends gratuitous ARP for a held group's addresses.
@@ -341,6 +370,9 @@ func (d *daemon) status() *control.Status {
 	}
 	for _, k := range d.order {
 		gs := control.Group{Key: k, Held: d.held[k]}
+		if f := d.stuck[k]; f.n > 0 {
+			gs.StopFailures, gs.StopError, gs.StopSince = f.n, f.err, f.since
+		}
 		for _, a := range d.groups[k].Agents {
 			gs.Resources = append(gs.Resources, a.String())
 		}

@@ -105,7 +105,7 @@ func run() int {
 		return 1
 	}
 	defer ipm.Close()
-	gs, err := groups(cfg, *haDir, ipm, log)
+	gs, err := groups(cfg, *haDir, ipm, st.Heartbeat.ScriptTimeout.D(), log)
 	if err != nil {
 		log.Error(err.Error())
 		return 2

@@ -98,7 +98,8 @@ func mediaSpecs(ha *haconf.HACF) ([]media.Spec, error) {
 }
 
 // groups builds the resource agents of every haresources group.
-func groups(cfg *haconf.Config, haDir string, ip *ipaddr.Manager, log *slog.Logger) ([]*resource.Group, error) {
+// scriptTimeout bounds each resource script run (0: the Script default).
+func groups(cfg *haconf.Config, haDir string, ip *ipaddr.Manager, scriptTimeout time.Duration, log *slog.Logger) ([]*resource.Group, error) {
 	var out []*resource.Group
 	for _, g := range cfg.Resources.Groups {
 		rg := &resource.Group{Key: g.Key, Log: log}
@@ -130,7 +131,7 @@ func groups(cfg *haconf.Config, haDir string, ip *ipaddr.Manager, log *slog.Logg
 				rg.Agents = append(rg.Agents, &resource.Director{Path: p, Log: log})
 			default:
 				rg.Agents = append(rg.Agents, &resource.Script{Name: r.Agent, Args: r.Args,
-					Dirs: []string{filepath.Join(haDir, "resource.d"), "/etc/init.d"}})
+					Dirs: []string{filepath.Join(haDir, "resource.d"), "/etc/init.d"}, Timeout: scriptTimeout})
 			}
 		}
 		out = append(out, rg)

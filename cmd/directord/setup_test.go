@@ -20,14 +20,14 @@ func TestLdirectordConfigIsADirectory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = groups(&haconf.Config{Resources: rs}, dir, nil, nil)
+	_, err = groups(&haconf.Config{Resources: rs}, dir, nil, 0, nil)
 	want := filepath.Join(dir, "haresources") + ":1: ldirectord config: open " + filepath.Join(dir, "ldirectord.cf") + ": is a directory"
 	if err == nil || err.Error() != want {
 		t.Fatalf("got %v\nwant %s", err, want)
 	}
 	// Missing everywhere: not found, as before.
 	os.Remove(filepath.Join(dir, "ldirectord.cf"))
-	_, err = groups(&haconf.Config{Resources: rs}, dir, nil, nil)
+	_, err = groups(&haconf.Config{Resources: rs}, dir, nil, 0, nil)
 	if err == nil || !strings.Contains(err.Error(), "haresources:1: ldirectord config ldirectord.cf not found in "+dir) {
 		t.Fatalf("missing: %v", err)
 	}

@@ -105,6 +105,11 @@ type Group struct {
 	Key       string   `json:"key"`
 	Held      bool     `json:"held"`
 	Resources []string `json:"resources"`
+	// A stop that failed: the group stays held and is retried. Zero once
+	// a stop or start of the group succeeds.
+	StopFailures int       `json:"stop_failures,omitempty"`
+	StopError    string    `json:"stop_error,omitempty"`
+	StopSince    time.Time `json:"stop_since,omitzero"`
 }
 
 // connTimeout bounds a connection, the owner's answer included.

@@ -97,6 +97,9 @@ var (
 	descGroupHeld = prometheus.NewDesc("lvs_ha_group_held",
 		"1 while this node holds the haresources group (named by its first resource), else 0.",
 		[]string{"group"}, nil)
+	descStopFailures = prometheus.NewDesc("lvs_ha_group_stop_failures",
+		"Failed stops in a row of the haresources group: while above 0 the group stays held here and its stop is retried; 0 once a stop or start succeeds.",
+		[]string{"group"}, nil)
 	descResources = prometheus.NewDesc("lvs_ha_resources",
 		"Which resources this node holds (none, local, foreign, all, transition): 1 for the current value.",
 		[]string{"state"}, nil)
@@ -142,7 +145,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRealUp, descRealWeight, descVirtualReals, descVirtualRealsUp, descFallback,
-		descChecks, descLateness, descCommUp, descNodeState, descLinkUp, descGroupHeld, descResources,
+		descChecks, descLateness, descCommUp, descNodeState, descLinkUp, descGroupHeld, descStopFailures, descResources,
 		descSyncDaemon, descConnections, descSyncSettled} {
 		ch <- d
 	}
@@ -280,6 +283,7 @@ func (c *Collector) collectFailover(ch chan<- prometheus.Metric) {
 		}
 		seenGroup[g.Key] = true
 		gauge(ch, descGroupHeld, b2f(g.Held), g.Key)
+		gauge(ch, descStopFailures, float64(g.StopFailures), g.Key)
 	}
 	if y := st.Sync; y != nil {
 		for _, state := range SyncStates {

@@ -125,6 +125,8 @@ const failoverHelp = `# HELP lvs_ha_comm_up 1 once cluster communication has sta
 # TYPE lvs_ha_comm_up gauge
 # HELP lvs_ha_group_held 1 while this node holds the haresources group (named by its first resource), else 0.
 # TYPE lvs_ha_group_held gauge
+# HELP lvs_ha_group_stop_failures Failed stops in a row of the haresources group: while above 0 the group stays held here and its stop is retried; 0 once a stop or start succeeds.
+# TYPE lvs_ha_group_stop_failures gauge
 # HELP lvs_ha_link_up Heartbeat link (medium) to a node: 1 up, 0 dead.
 # TYPE lvs_ha_link_up gauge
 # HELP lvs_ha_node_state Status of a cluster or ping node as this node sees it: 1 for the current status, 0 for the others.
@@ -140,7 +142,7 @@ func TestFailoverMetrics(t *testing.T) {
 			{Name: "10.0.0.1", State: "ping"},
 			{Name: "c", State: "shiny"},
 		},
-		Groups: []control.Group{{Key: "10.0.0.100/24/eth0", Held: true}, {Key: "10.0.0.200", Held: false}},
+		Groups: []control.Group{{Key: "10.0.0.100/24/eth0", Held: true, StopFailures: 3}, {Key: "10.0.0.200", Held: false}},
 	}
 	var asked int
 	c := NewCollector(Sources{Failover: FailoverFunc(func(ctx context.Context) (*control.Status, error) {
@@ -153,6 +155,8 @@ func TestFailoverMetrics(t *testing.T) {
 	want := failoverHelp + `lvs_ha_comm_up 1
 lvs_ha_group_held{group="10.0.0.100/24/eth0"} 1
 lvs_ha_group_held{group="10.0.0.200"} 0
+lvs_ha_group_stop_failures{group="10.0.0.100/24/eth0"} 3
+lvs_ha_group_stop_failures{group="10.0.0.200"} 0
 lvs_ha_link_up{link="eth0",node="b"} 1
 lvs_ha_link_up{link="eth1",node="b"} 0
 lvs_ha_node_state{node="10.0.0.1",state="active"} 0

@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/lvsdirector/director/internal/cfgfile"
@@ -48,7 +49,15 @@ type Heartbeat struct {
 	// (default false: a listed crc is then no way in for a forger). Turn
 	// it on only while moving a pair from one "auth N" to another.
 	AcceptAnyAuthIndex bool `toml:"accept_any_auth_index"`
+	// ScriptTimeout bounds one run of a resource script (start, stop or
+	// status); one that runs longer is stopped with its process group and
+	// counts as failed. A stop that fails keeps the group held and is
+	// retried, so this is how long a hung stop holds the group each try.
+	ScriptTimeout Duration `toml:"script_timeout"`
 }
+
+// DefaultScriptTimeout is [heartbeat] script_timeout when unset.
+const DefaultScriptTimeout = 2 * time.Minute
 
 // Metrics is the [metrics] table.
 type Metrics struct {
@@ -63,7 +72,7 @@ func (m Metrics) Enabled() bool { return m.Listen != "" }
 
 // Defaults are the settings without a file: metrics off.
 func Defaults() *Settings {
-	s := &Settings{Metrics: Metrics{Path: DefaultMetricsPath}}
+	s := &Settings{Metrics: Metrics{Path: DefaultMetricsPath}, Heartbeat: Heartbeat{ScriptTimeout: Duration(DefaultScriptTimeout)}}
 	_ = checkSync(&s.Sync, func(toml.Key, string) error { return nil }) // the defaults are valid
 	return s
 }
@@ -174,6 +183,9 @@ func Parse(file string, data []byte) (*Settings, error) {
 	}
 	if p := s.Metrics.Path; !strings.HasPrefix(p, "/") || strings.ContainsAny(p, " \t?#") {
 		return nil, bad(toml.Key{"metrics", "path"}, fmt.Sprintf("%q is not an absolute URL path (/metrics)", p))
+	}
+	if t := s.Heartbeat.ScriptTimeout.D(); t < time.Second || t > time.Hour {
+		return nil, bad(toml.Key{"heartbeat", "script_timeout"}, fmt.Sprintf("%v is out of range (1s to 1h)", t))
 	}
 	if err := checkSync(&s.Sync, bad); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/BurntSushi/toml"
 )
@@ -63,6 +64,23 @@ func TestHeartbeat(t *testing.T) {
 	}
 }
 
+func TestScriptTimeout(t *testing.T) {
+	for body, want := range map[string]time.Duration{
+		"":                                       DefaultScriptTimeout,
+		"[heartbeat]\n":                          DefaultScriptTimeout,
+		"[heartbeat]\nscript_timeout = \"3s\"\n": 3 * time.Second,
+		"[heartbeat]\nscript_timeout = \"1h\"\n": time.Hour,
+	} {
+		s, err := Load(write(t, body))
+		if err != nil || s.Heartbeat.ScriptTimeout.D() != want {
+			t.Errorf("%q: %+v %v, want script_timeout %v", body, s, err, want)
+		}
+	}
+	if Defaults().Heartbeat.ScriptTimeout.D() != 2*time.Minute {
+		t.Errorf("default script_timeout %v, want 2m as heartbeat's ResourceManager", Defaults().Heartbeat.ScriptTimeout)
+	}
+}
+
 func TestMissingFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.toml")
 	s, err := LoadDefault(missing)
@@ -117,6 +135,9 @@ func TestErrors(t *testing.T) {
 		{"bad path", "[metrics]\nlisten = \":1\"\npath = \"metrics\"\n", ":3: metrics.path: \"metrics\" is not an absolute URL path"},
 		{"heartbeat: wrong type", "[heartbeat]\naccept_any_auth_index = \"yes\"\n", ":2: heartbeat.accept_any_auth_index: "},
 		{"heartbeat: unknown key", "[heartbeat]\naccept_any_auth_index = true\nstrict = false\n", ":3: unknown key heartbeat.strict"},
+		{"script_timeout too short", "[heartbeat]\nscript_timeout = \"500ms\"\n", ":2: heartbeat.script_timeout: 500ms is out of range (1s to 1h)"},
+		{"script_timeout too long", "[heartbeat]\n\nscript_timeout = \"2h\"\n", ":3: heartbeat.script_timeout: 2h0m0s is out of range"},
+		{"script_timeout not a duration", "[heartbeat]\nscript_timeout = \"soon\"\n", ":2: heartbeat.script_timeout: "},
 		{"inline table", "metrics = { listen = \"x\" }\n", ":1: metrics.listen: \"x\" is not host:port"},
 	}
 	for _, c := range cases {
