@@ -54,3 +54,28 @@ test_lossy_links() {
 		[[ $PF_TAKEOVER =~ ^[0-9]+$ ]] && pass "loss $pct%: B took over" || fail "loss $pct%: no takeover" ""
 	done
 }
+
+# Last: it rewrites ha.cf with a ping node and ipfail for both directors.
+test_ping_lost_on_one_side() {
+	pf_clean
+	pf_conf_ping
+	local i double=0 wrong=0 garp=0 slow=0 hmax=0 rmax=0 nmax=0
+	for ((i = 1; i <= N; i++)); do
+		pf_ping_partition
+		[ "$PF_DOUBLE_N" = 0 ] || double=$((double + 1))
+		[ "$PF_FINAL" = a ] || wrong=$((wrong + 1))
+		[ "$PF_GARP" = 0 ] || garp=$((garp + 1))
+		if [[ $PF_HANDOVER =~ ^[0-9]+$ && $PF_RETURN =~ ^[0-9]+$ ]]; then
+			[ "$PF_HANDOVER" -gt "$hmax" ] && hmax=$PF_HANDOVER
+			[ "$PF_RETURN" -gt "$rmax" ] && rmax=$PF_RETURN
+			[ "$PF_NONE_MAX" -gt "$nmax" ] && nmax=$PF_NONE_MAX
+		else
+			slow=$((slow + 1))
+		fi
+	done
+	echo "FIGURE ping node lost on A only x$N: runs with two holders: $double; runs where the group did not move and come back within 20 s: $slow; hand-over longest $hmax ms, back after the heal longest $rmax ms; longest without a holder $nmax ms; runs not ending on A: $wrong; runs where B sent ARP after A had it back: $garp"
+	assert_eq "ping partitions: never two holders" "$double" 0
+	assert_eq "ping partitions: every hand-over and return happened" "$slow" 0
+	assert_eq "ping partitions: ends on A" "$wrong" 0
+	assert_eq "ping partitions: B sends no gratuitous ARP after" "$garp" 0
+}

@@ -16,7 +16,12 @@ the script prints one line of key=value figures:
     lost_ms        time nobody held it after that first moment
     final          the nodes holding it at T_END_MS (comma separated, or -)
     changes        how many add/delete events fell in the window
-    double_n       how many stretches had two or more holders
+    double_n       how many stretches had two or more holders (longer
+                   than --skew MS, default 0)
+    double_skew_n  how many were no longer than --skew: `ip -ts monitor`
+                   stamps an event when it reads it, in user space, so two
+                   monitors on a loaded (emulated) box can disagree by a
+                   few ms about the order of a release and an acquire
     none_over_n    how many stretches without a holder (after --from) were
                    longer than --gap MS (default 5000)
 
@@ -50,6 +55,11 @@ def main(argv):
         i = argv.index("--gap")
         gap = float(argv[i + 1])
         del argv[i : i + 2]
+    skew = 0.0
+    if "--skew" in argv:
+        i = argv.index("--skew")
+        skew = float(argv[i + 1])
+        del argv[i : i + 2]
     if "--from" in argv:
         i = argv.index("--from")
         start_none = float(argv[i + 1])
@@ -72,23 +82,29 @@ def main(argv):
     run_double = run_none = 0.0
     first, lost = (0.0 if any(held.values()) else None), 0.0
     changes = 0
-    double_n = none_over_n = 0
+    double_n = none_over_n = double_skew_n = 0
     prev_n = None
     t = t0
+
+    def close_double():
+        nonlocal run_double, double_n, double_skew_n
+        if run_double > skew:
+            double_n += 1
+        elif run_double > 0:
+            double_skew_n += 1
+        run_double = 0.0
     for at, node, up in evs + [(t1, None, None)]:
         at = min(max(at, t0), t1)
         span = at - t
         n = sum(held.values())
-        if n >= 2 and span > 0 and (prev_n is None or prev_n < 2):
-            double_n += 1
         if span > 0:
             prev_n = n
         if n >= 2:
             double += span
             run_double += span
             double_max = max(double_max, run_double)
-        else:
-            run_double = 0.0
+        elif span > 0 or node is None:
+            close_double()
         lo = max(t, start_none)
         if n == 0 and at > lo:
             none += at - lo
@@ -107,12 +123,13 @@ def main(argv):
         changes += 1
         if first is None and any(held.values()):
             first = at - t0
+    close_double()
     if run_none > gap:
         none_over_n += 1
     final = ",".join(sorted(k for k, v in held.items() if v)) or "-"
     print(
-        "double_ms=%d double_max_ms=%d none_ms=%d none_max_ms=%d first_ms=%d lost_ms=%d final=%s changes=%d double_n=%d none_over_n=%d"
-        % (double, double_max, none, none_max, -1 if first is None else first, lost, final, changes, double_n, none_over_n)
+        "double_ms=%d double_max_ms=%d none_ms=%d none_max_ms=%d first_ms=%d lost_ms=%d final=%s changes=%d double_n=%d double_skew_n=%d none_over_n=%d"
+        % (double, double_max, none, none_max, -1 if first is None else first, lost, final, changes, double_n, double_skew_n, none_over_n)
     )
 
 

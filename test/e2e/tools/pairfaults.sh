@@ -38,9 +38,10 @@ pf_mon_stop() {
 	wait "$PF_MON_A" "$PF_MON_B" 2>/dev/null
 }
 
-# pf_holders T0 T1 [FROM]: the figures of the window (see holders.py).
+# pf_holders T0 T1 [FROM]: the figures of the window (see holders.py);
+# PF_SKEW=MS sets its --skew.
 pf_holders() {
-	$HOLDERS $VIP "$1" "$2" a=$PF_HELD_A:"$PF_W/a.mon" b=$PF_HELD_B:"$PF_W/b.mon" ${3:+--from "$3"}
+	$HOLDERS $VIP "$1" "$2" a=$PF_HELD_A:"$PF_W/a.mon" b=$PF_HELD_B:"$PF_W/b.mon" ${3:+--from "$3"} ${PF_SKEW:+--skew "$PF_SKEW"}
 }
 
 # pf_fig LINE KEY: one value out of a holders.py line.
@@ -59,6 +60,7 @@ pf_clean() {
 		tc -n $ns qdisc del dev eth0 root 2>/dev/null
 		tc -n $ns qdisc del dev eth1 root 2>/dev/null
 	done
+	ip -n dir route del blackhole $PF_ROUTER/32 2>/dev/null
 	return 0
 }
 
@@ -167,8 +169,15 @@ pf_partition() {
 	PF_FINAL=$(pf_fig "$after" final)
 	# A gratuitous ARP from B after the split resolved would point the
 	# client's entry for the VIP at B again.
-	local settled=$((th + PF_RESOLVE + 200))
-	PF_GARP=$(python3 - "$PF_W/cli.neigh" "$VIP" "$mac_b" "$settled" <<-'EOF'
+	PF_GARP=$(pf_arps_to "$PF_W/cli.neigh" "$mac_b" $((th + PF_RESOLVE + 200)))
+	echo "    partition: split ${PF_SPLIT} ms, after heal: two holders for ${PF_RESOLVE} ms, final $PF_FINAL, no holder ${PF_NONE} ms, ARP to the loser after it resolved: $PF_GARP"
+}
+
+# pf_arps_to NEIGHLOG MAC T_MS: how many times the client's neighbour
+# entry for the VIP was set to MAC at or after T_MS (`ip -ts monitor neigh`
+# in cli): a gratuitous ARP from the node that owns MAC.
+pf_arps_to() {
+	python3 - "$1" "$VIP" "$2" "$3" <<-'EOF'
 		import re, sys
 		from datetime import datetime
 		n = 0
@@ -180,8 +189,66 @@ pf_partition() {
 		        n += 1
 		print(n)
 	EOF
-	)
-	echo "    partition: split ${PF_SPLIT} ms, after heal: two holders for ${PF_RESOLVE} ms, final $PF_FINAL, no holder ${PF_NONE} ms, ARP to the loser after it resolved: $PF_GARP"
+}
+
+# pf_conf_ping: both directors get a ping node (the public side's router,
+# PF_ROUTER, an address on the client) and heartbeat's ipfail line.
+PF_ROUTER=10.0.0.254
+PF_HANDSHAKE_SKEW_MS=20
+pf_conf_ping() {
+	ip -n cli addr add $PF_ROUTER/24 dev eth0 2>/dev/null
+	local ipf="ping $PF_ROUTER
+respawn hacluster /usr/lib/heartbeat/ipfail"
+	ha_conf a 10.0.0.3 10.0.1.3 "$ipf"
+	ha_conf b 10.0.0.2 10.0.1.2 "$ipf"
+}
+
+# pf_ping_partition: A, holding the group, loses its route to the ping node
+# while every heartbeat link stays up (a one-sided uplink failure); after
+# the hand-over it stays cut for 2 x deadtime, then the route comes back.
+# Sets PF_HANDOVER (ms from the cut to B holding the VIP, or timeout),
+# PF_RETURN (ms from the heal to A holding it alone again, or timeout),
+# PF_DOUBLE_N and PF_DOUBLE (stretches / ms with two holders over the
+# run; stretches of at most PF_HANDSHAKE_SKEW_MS are counted apart, in
+# PF_DOUBLE_SKEW_N: both moves are handshakes, A's release done before B
+# starts, and the monitors stamp events in user space), PF_NONE_MAX (longest stretch without a holder), PF_FINAL, PF_GARP
+# (gratuitous ARPs pointing the client at B after A had it back).
+pf_ping_partition() {
+	PF_HANDOVER=timeout PF_RETURN=timeout PF_GARP=unknown PF_DOUBLE_N=unknown PF_DOUBLE=unknown PF_NONE_MAX=unknown
+	pf_pair_steady || { echo "    ping partition: pair not steady"; PF_FINAL=unsteady; return 1; }
+	# Both must see the ping node before the cut, or the counts say nothing.
+	local n
+	for n in a b; do
+		wait_until 10000 sh -c "$BUILD/directorctl --socket /tmp/e2e/$n.sock status | grep -qE '$PF_ROUTER +ping'" ||
+			{ echo "    ping partition: $n does not see the ping node"; PF_FINAL=unsteady; return 1; }
+	done
+	local mac_b t0 th tr t1
+	mac_b=$(ip -n dir2 -br link show eth0 | awk '{print $3}')
+	ip -n cli -ts monitor neigh > "$PF_W/cli.neigh" 2>&1 &
+	local neigh=$!
+	pf_mon_start
+	t0=$(now_ms)
+	ip -n dir route add blackhole $PF_ROUTER/32
+	wait_until 20000 holds dir2 $VIP && PF_HANDOVER=$(($(now_ms) - t0))
+	sleep $((2 * PF_DEADTIME_MS / 1000))
+	th=$(now_ms)
+	ip -n dir route del blackhole $PF_ROUTER/32
+	wait_until 20000 eval 'holds dir $VIP && ! holds dir2 $VIP' && PF_RETURN=$(($(now_ms) - th))
+	tr=$(now_ms)
+	sleep 2
+	t1=$(now_ms)
+	pf_mon_stop
+	kill $neigh 2>/dev/null
+	wait $neigh 2>/dev/null
+	local fig
+	fig=$(PF_SKEW=$PF_HANDSHAKE_SKEW_MS pf_holders "$t0" "$t1")
+	PF_DOUBLE_N=$(pf_fig "$fig" double_n)
+	PF_DOUBLE_SKEW_N=$(pf_fig "$fig" double_skew_n)
+	PF_DOUBLE=$(pf_fig "$fig" double_ms)
+	PF_NONE_MAX=$(pf_fig "$fig" none_max_ms)
+	PF_FINAL=$(pf_fig "$fig" final)
+	PF_GARP=$(pf_arps_to "$PF_W/cli.neigh" "$mac_b" $((tr + 200)))
+	echo "    ping partition: hand-over ${PF_HANDOVER} ms, back ${PF_RETURN} ms after the heal; two holders ${PF_DOUBLE_N} times, ${PF_DOUBLE_SKEW_N} more within the monitors' skew (${PF_DOUBLE} ms in all), longest without a holder ${PF_NONE_MAX} ms, final $PF_FINAL, ARP to B after A had it back: $PF_GARP"
 }
 
 # pf_lossy PCT SECS: A holding, both links of both directors lose PCT % of
