@@ -97,8 +97,8 @@ bench: deps build
 # figures: E2E_FAULT_RUNS (20) simultaneous starts and partitions, lossy links
 # for E2E_FAULT_LOSSY_SECS (30) per level. t_85_pair_faults is the short
 # version in make test.
-# faults_flap.sh: a real flapping every 300 ms for E2E_FLAP_SECS (600);
-# faults_stopfail.sh: resource scripts failing or hanging on stop;
+# faults_flap.sh: two reals flapping every 300 ms for E2E_FLAP_SECS (600);
+# (resource scripts failing or hanging on stop: t_88_stop_fail in make test);
 # faults_soak.sh: SOAK_MIN minutes (30) of 200 flapping reals and a takeover
 # every 2 minutes (E2E_FILTER=soak runs it alone).
 faults: deps build

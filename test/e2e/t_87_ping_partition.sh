@@ -24,3 +24,11 @@ test_ping_lost_on_one_side() {
 		assert_eq "run $i: B sent no gratuitous ARP after A had it back" "$PF_GARP" 0
 	done
 }
+
+# The overlaps counted apart above are within what the monitors themselves
+# show for hand-overs that are strictly ordered.
+test_monitor_skew() {
+	pf_monitor_skew 20
+	assert_eq "every test address event seen" "$PF_SKEW_EVENTS" 80
+	log "the ${PF_HANDSHAKE_SKEW_MS} ms allowed for the handshake; the monitors alone showed up to ${PF_SKEW_SEEN} ms"
+}

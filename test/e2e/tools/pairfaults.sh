@@ -203,6 +203,38 @@ respawn hacluster /usr/lib/heartbeat/ipfail"
 	ha_conf b 10.0.0.2 10.0.1.2 "$ipf"
 }
 
+# pf_monitor_skew N: how far the two address monitors disagree about the
+# order of events that are strictly ordered: N times a test address is
+# added and deleted in dir, then (after the delete returned) added and
+# deleted in dir2. Any overlap holders.py reports is the monitors' skew.
+# Sets PF_SKEW_SEEN (longest overlap, ms) and PF_SKEW_EVENTS (events seen;
+# 4 N when none was missed).
+PF_SKEW_ADDR=10.0.0.199
+pf_monitor_skew() {
+	local n=$1 i fig t0 t1 ha hb
+	ha=$PF_HELD_A hb=$PF_HELD_B
+	ip -n dir -ts monitor address > "$PF_W/sa.mon" 2>&1 &
+	local ma=$!
+	ip -n dir2 -ts monitor address > "$PF_W/sb.mon" 2>&1 &
+	local mb=$!
+	sleep 0.2
+	t0=$(now_ms)
+	for ((i = 0; i < n; i++)); do
+		ip -n dir addr add $PF_SKEW_ADDR/32 dev eth0
+		ip -n dir addr del $PF_SKEW_ADDR/32 dev eth0
+		ip -n dir2 addr add $PF_SKEW_ADDR/32 dev eth0
+		ip -n dir2 addr del $PF_SKEW_ADDR/32 dev eth0
+	done
+	sleep 0.3
+	t1=$(now_ms)
+	kill $ma $mb 2>/dev/null
+	wait $ma $mb 2>/dev/null
+	fig=$($HOLDERS $PF_SKEW_ADDR "$t0" "$t1" a=0:"$PF_W/sa.mon" b=0:"$PF_W/sb.mon")
+	PF_SKEW_SEEN=$(pf_fig "$fig" double_max_ms)
+	PF_SKEW_EVENTS=$(pf_fig "$fig" changes)
+	echo "    address monitors, $n strictly ordered hand-overs: longest apparent overlap ${PF_SKEW_SEEN} ms, $PF_SKEW_EVENTS events"
+}
+
 # pf_ping_partition: A, holding the group, loses its route to the ping node
 # while every heartbeat link stays up (a one-sided uplink failure); after
 # the hand-over it stays cut for 2 x deadtime, then the route comes back.
