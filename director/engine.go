@@ -640,6 +640,7 @@ type VirtualStatus struct {
 type snapshot struct {
 	virtuals []VirtualStatus
 	checks   [][]string
+	keys     []ipvs.ServiceKey // the virtuals' kernel services, for Counters
 }
 
 // publish stores the current table and health for Snapshot; d.mu is held
@@ -670,6 +671,7 @@ func (d *Director) publish() {
 		}
 		s.virtuals = append(s.virtuals, vs)
 		s.checks = append(s.checks, ids)
+		s.keys = append(s.keys, v.Service.ServiceKey)
 	}
 	d.published.Store(s)
 }

@@ -120,7 +120,7 @@ func (c *cmdLog) get() []string {
 	return append([]string(nil), c.lines...)
 }
 
-func run(t *testing.T, cfg *Config, m *ipvs.Memory, cmds *cmdLog) (*Director, func()) {
+func run(t *testing.T, cfg *Config, m ipvs.Table, cmds *cmdLog) (*Director, func()) {
 	opts := Options{Resync: time.Hour}
 	if cmds != nil {
 		opts.RunCommand = cmds.run

@@ -50,6 +50,18 @@ func (in *Instance) Snapshot() []VirtualStatus {
 	return d.Snapshot()
 }
 
+// Counters reads the running director's virtuals' kernel counters (nil
+// before Run).
+func (in *Instance) Counters(ctx context.Context) ([]VirtualCounters, error) {
+	in.mu.Lock()
+	d := in.d
+	in.mu.Unlock()
+	if d == nil {
+		return nil, nil
+	}
+	return d.Counters(ctx)
+}
+
 // CheckStats reports the running director's check totals and recent
 // lateness (zero before Run).
 func (in *Instance) CheckStats() healthcheck.Stats {

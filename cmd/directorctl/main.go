@@ -2,7 +2,7 @@
 // who holds which group, the IPVS table with each real's health), standby
 // and takeover (heartbeat's hb_standby and hb_takeover).
 //
-//	directorctl [--socket PATH] status [--json]
+//	directorctl [--socket PATH] status [--json | --stats | --rate]
 //	directorctl [--socket PATH] standby [all|local|foreign|failback]
 //	directorctl [--socket PATH] takeover [all|local|foreign|failback]
 package main
@@ -25,6 +25,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	sock := fs.String("socket", control.DefaultSocket, "directord's control socket")
 	asJSON := fs.Bool("json", false, "status as JSON")
+	stats := fs.Bool("stats", false, "status: the kernel's counters of the held virtuals and their reals, as ipvsadm -Ln --stats --exact")
+	rate := fs.Bool("rate", false, "status: the kernel's rates of the held virtuals and their reals, as ipvsadm -Ln --rate --exact")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -35,7 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		rest = append([]string{"status"}, fs.Args()...)
 	}
 	if len(rest) == 0 {
-		fmt.Fprintln(stderr, "usage: directorctl [--socket PATH] status [--json] | standby [all|local|foreign|failback] | takeover [...]")
+		fmt.Fprintln(stderr, "usage: directorctl [--socket PATH] status [--json | --stats | --rate] | standby [all|local|foreign|failback] | takeover [...]")
 		return 2
 	}
 	cmd, arg := rest[0], ""
@@ -54,6 +56,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "directorctl: %s takes all, local, foreign or failback, not %s\n", cmd, arg)
 		return 2
 	}
+	if cmd == "status" && (*stats || *rate) {
+		if *stats && *rate || *asJSON {
+			fmt.Fprintln(stderr, "directorctl: status takes one of --json, --stats and --rate")
+			return 2
+		}
+		cmd = "stats"
+	}
 	resp, err := control.Call(*sock, cmd, arg)
 	if err != nil {
 		fmt.Fprintf(stderr, "directorctl: is directord running? %v\n", err)
@@ -62,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if !resp.OK {
 		fmt.Fprintln(stderr, "directorctl:", resp.Text)
 		return 1
+	}
+	if cmd == "stats" {
+		printCounters(stdout, resp.Counters, *rate)
+		return 0
 	}
 	if cmd != "status" {
 		fmt.Fprintln(stdout, resp.Text)

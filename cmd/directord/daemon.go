@@ -343,6 +343,9 @@ func (d *daemon) handle(req control.Request) {
 		req.Reply <- control.Response{OK: true, Text: "takeover " + orAll(req.Arg) + " requested"}
 	case "status":
 		req.Reply <- control.Response{OK: true, Status: d.status()}
+	case "stats":
+		// Kernel reads wait behind table writes: never on the loop.
+		go d.answerStats(req)
 	default:
 		req.Reply <- control.Response{Text: "unknown command " + req.Cmd}
 	}

@@ -22,7 +22,7 @@ import (
 // DefaultSocket is where directord listens.
 const DefaultSocket = "/run/directord.sock"
 
-// Request is a command: status, standby [all|local|foreign|failback],
+// Request is a command: status, stats, standby [all|local|foreign|failback],
 // takeover [...]. Reply is set by the server side.
 type Request struct {
 	Cmd   string        `json:"cmd"`
@@ -35,6 +35,9 @@ type Response struct {
 	OK     bool    `json:"ok"`
 	Text   string  `json:"text,omitempty"`
 	Status *Status `json:"status,omitempty"`
+	// Counters answers "stats": the kernel's counters of the virtuals this
+	// node's directors hold, read at call time.
+	Counters []director.VirtualCounters `json:"counters,omitempty"`
 }
 
 // Status is what directorctl status shows.

@@ -275,6 +275,15 @@ func (r *Director) Snapshot() []director.VirtualStatus {
 	return nil
 }
 
+// Counters reads the running director's kernel counters (nil if not
+// running).
+func (r *Director) Counters(ctx context.Context) ([]director.VirtualCounters, error) {
+	if in := r.running(); in != nil {
+		return in.Counters(ctx)
+	}
+	return nil, nil
+}
+
 // CheckStats reports the running director's check totals and recent
 // lateness (zero if not running).
 func (r *Director) CheckStats() healthcheck.Stats {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +20,7 @@ import (
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/failover/control"
 	"github.com/lvsdirector/director/healthcheck"
+	"github.com/lvsdirector/director/ipvs"
 )
 
 // Director is a running director: director.Instance, or the in-process
@@ -26,6 +28,8 @@ import (
 type Director interface {
 	Snapshot() []director.VirtualStatus
 	CheckStats() healthcheck.Stats
+	// Counters reads the virtuals' kernel counters now.
+	Counters(ctx context.Context) ([]director.VirtualCounters, error)
 }
 
 // Failover reports the failover daemon's cluster status.
@@ -85,7 +89,21 @@ var (
 	descLateness = prometheus.NewDesc("lvs_check_lateness_seconds",
 		"How late checks started against their schedule: quantiles over the most recent check starts (up to 4096 per director).",
 		[]string{"quantile"}, nil)
-	descCommUp = prometheus.NewDesc("lvs_ha_comm_up",
+	// The kernel's counters, named as node_exporter's IPVS collector names
+	// them (node_ipvs_*), per virtual service and per backend.
+	ipvsServiceLabels  = []string{"local_address", "local_port", "local_mark", "proto"}
+	ipvsBackendLabels  = []string{"local_address", "local_port", "remote_address", "remote_port", "proto", "local_mark"}
+	descIPVSConns      = prometheus.NewDesc("lvs_ipvs_connections_total", "Connections scheduled by the virtual service (ipvsadm --stats Conns).", ipvsServiceLabels, nil)
+	descIPVSInPkts     = prometheus.NewDesc("lvs_ipvs_incoming_packets_total", "Packets in to the virtual service (ipvsadm --stats InPkts).", ipvsServiceLabels, nil)
+	descIPVSOutPkts    = prometheus.NewDesc("lvs_ipvs_outgoing_packets_total", "Packets out of the virtual service (ipvsadm --stats OutPkts).", ipvsServiceLabels, nil)
+	descIPVSInBytes    = prometheus.NewDesc("lvs_ipvs_incoming_bytes_total", "Bytes in to the virtual service (ipvsadm --stats InBytes).", ipvsServiceLabels, nil)
+	descIPVSOutBytes   = prometheus.NewDesc("lvs_ipvs_outgoing_bytes_total", "Bytes out of the virtual service (ipvsadm --stats OutBytes).", ipvsServiceLabels, nil)
+	descIPVSActive     = prometheus.NewDesc("lvs_ipvs_backend_connections_active", "Active connections to the real server (ipvsadm ActiveConn).", ipvsBackendLabels, nil)
+	descIPVSInactive   = prometheus.NewDesc("lvs_ipvs_backend_connections_inactive", "Inactive connections to the real server (ipvsadm InActConn).", ipvsBackendLabels, nil)
+	descIPVSWeight     = prometheus.NewDesc("lvs_ipvs_backend_weight", "Weight of the real server in the kernel.", ipvsBackendLabels, nil)
+	descIPVSBackConns  = prometheus.NewDesc("lvs_ipvs_backend_connections_total", "Connections scheduled to the real server (ipvsadm --stats Conns of the real).", ipvsBackendLabels, nil)
+	descIPVSBackBytesO = prometheus.NewDesc("lvs_ipvs_backend_outgoing_bytes_total", "Bytes out of the real server through the director (ipvsadm --stats OutBytes of the real).", ipvsBackendLabels, nil)
+	descCommUp         = prometheus.NewDesc("lvs_ha_comm_up",
 		"1 once cluster communication has started (heartbeat's initdead is over), else 0.",
 		nil, nil)
 	descNodeState = prometheus.NewDesc("lvs_ha_node_state",
@@ -145,7 +163,8 @@ func NewRegistry(src Sources) *prometheus.Registry {
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descRealUp, descRealWeight, descVirtualReals, descVirtualRealsUp, descFallback,
-		descChecks, descLateness, descCommUp, descNodeState, descLinkUp, descGroupHeld, descStopFailures, descResources,
+		descChecks, descLateness, descIPVSConns, descIPVSInPkts, descIPVSOutPkts, descIPVSInBytes, descIPVSOutBytes,
+		descIPVSActive, descIPVSInactive, descIPVSWeight, descIPVSBackConns, descIPVSBackBytesO, descCommUp, descNodeState, descLinkUp, descGroupHeld, descStopFailures, descResources,
 		descSyncDaemon, descConnections, descSyncSettled} {
 		ch <- d
 	}
@@ -214,11 +233,61 @@ func (c *Collector) collectDirectors(ch chan<- prometheus.Metric, ds []Director)
 		}
 	}
 	ch <- prometheus.MustNewConstMetric(descChecks, prometheus.CounterValue, float64(runs))
+	c.collectCounters(ch, ds)
 	if len(late) > 0 {
 		for _, q := range LatenessQuantiles {
 			gauge(ch, descLateness, Quantile(late, q).Seconds(), formatQ(q))
 		}
 	}
+}
+
+// collectCounters reads the kernel's counters of every director's
+// virtuals at scrape time; a failed read is logged and leaves them out.
+func (c *Collector) collectCounters(ch chan<- prometheus.Metric, ds []Director) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.src.Timeout)
+	defer cancel()
+	seen := map[ipvs.ServiceKey]bool{}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, d := range ds {
+		vcs, err := d.Counters(ctx)
+		if err != nil {
+			c.src.Log.Warn("metrics: reading the kernel's counters", "err", err)
+			continue
+		}
+		for _, vc := range vcs {
+			k := vc.Service.ServiceKey
+			if seen[k] {
+				continue
+			}
+			seen[k] = true
+			addr, port, mark, proto := serviceLabels(k)
+			st := vc.Service.Stats
+			counter(descIPVSConns, st.Connections, addr, port, mark, proto)
+			counter(descIPVSInPkts, st.PacketsIn, addr, port, mark, proto)
+			counter(descIPVSOutPkts, st.PacketsOut, addr, port, mark, proto)
+			counter(descIPVSInBytes, st.BytesIn, addr, port, mark, proto)
+			counter(descIPVSOutBytes, st.BytesOut, addr, port, mark, proto)
+			for _, dst := range vc.Dests {
+				l := []string{addr, port, dst.Addr.String(), strconv.Itoa(int(dst.Port)), proto, mark}
+				gauge(ch, descIPVSActive, float64(dst.ActiveConns), l...)
+				gauge(ch, descIPVSInactive, float64(dst.InactiveConns), l...)
+				gauge(ch, descIPVSWeight, float64(dst.Weight), l...)
+				counter(descIPVSBackConns, dst.Stats.Connections, l...)
+				counter(descIPVSBackBytesO, dst.Stats.BytesOut, l...)
+			}
+		}
+	}
+}
+
+// serviceLabels are node_exporter's labels of a service: address, port,
+// mark ("" without one) and protocol (TCP, UDP, SCTP; FWM for a fwmark).
+func serviceLabels(k ipvs.ServiceKey) (addr, port, mark, proto string) {
+	if k.FWMark != 0 {
+		return "", "0", strconv.FormatUint(uint64(k.FWMark), 10), "FWM"
+	}
+	return k.Addr.String(), strconv.Itoa(int(k.Port)), "", strings.ToUpper(k.Protocol.String())
 }
 
 func formatQ(q float64) string { return strconv.FormatFloat(q, 'g', -1, 64) }

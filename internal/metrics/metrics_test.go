@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"testing"
@@ -18,11 +19,18 @@ import (
 	"github.com/lvsdirector/director/director"
 	"github.com/lvsdirector/director/failover/control"
 	"github.com/lvsdirector/director/healthcheck"
+	"github.com/lvsdirector/director/ipvs"
 )
 
 type fakeDirector struct {
-	snap  []director.VirtualStatus
-	stats healthcheck.Stats
+	snap     []director.VirtualStatus
+	stats    healthcheck.Stats
+	counters []director.VirtualCounters
+	countErr error
+}
+
+func (f *fakeDirector) Counters(context.Context) ([]director.VirtualCounters, error) {
+	return f.counters, f.countErr
 }
 
 func (f *fakeDirector) Snapshot() []director.VirtualStatus { return f.snap }
@@ -418,5 +426,55 @@ lvs_sync_settled 0
 	st.Sync = nil
 	if n := testutil.CollectAndCount(c, names...); n != 0 {
 		t.Errorf("sync off: %d series", n)
+	}
+}
+
+// The kernel's counters, read at scrape time, under node_exporter's IPVS
+// names and labels; a virtual two directors report is counted once, and a
+// director whose read fails is left out.
+func TestIPVSCounterMetrics(t *testing.T) {
+	web := ipvs.ServiceKey{Family: ipvs.INET, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("10.0.0.100"), Port: 80}
+	a := &fakeDirector{counters: []director.VirtualCounters{
+		{Service: ipvs.Service{ServiceKey: web, Stats: ipvs.Stats{Connections: 7, PacketsIn: 42, PacketsOut: 35, BytesIn: 2788, BytesOut: 3563}},
+			Dests: []ipvs.Destination{{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("10.0.1.11"), Port: 80}, Weight: 2,
+				ActiveConns: 1, InactiveConns: 3, Stats: ipvs.Stats{Connections: 4, BytesOut: 2036}}}},
+		{Service: ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.INET, FWMark: 7}, Stats: ipvs.Stats{Connections: 1}}},
+	}}
+	b := &fakeDirector{counters: a.counters[:1]}
+	bad := &fakeDirector{countErr: errors.New("netlink: timeout")}
+	names := []string{"lvs_ipvs_connections_total", "lvs_ipvs_incoming_packets_total", "lvs_ipvs_outgoing_bytes_total",
+		"lvs_ipvs_backend_connections_active", "lvs_ipvs_backend_connections_inactive", "lvs_ipvs_backend_weight",
+		"lvs_ipvs_backend_connections_total", "lvs_ipvs_backend_outgoing_bytes_total"}
+	want := `# HELP lvs_ipvs_backend_connections_active Active connections to the real server (ipvsadm ActiveConn).
+# TYPE lvs_ipvs_backend_connections_active gauge
+lvs_ipvs_backend_connections_active{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.0.1.11",remote_port="80"} 1
+# HELP lvs_ipvs_backend_connections_inactive Inactive connections to the real server (ipvsadm InActConn).
+# TYPE lvs_ipvs_backend_connections_inactive gauge
+lvs_ipvs_backend_connections_inactive{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.0.1.11",remote_port="80"} 3
+# HELP lvs_ipvs_backend_connections_total Connections scheduled to the real server (ipvsadm --stats Conns of the real).
+# TYPE lvs_ipvs_backend_connections_total counter
+lvs_ipvs_backend_connections_total{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.0.1.11",remote_port="80"} 4
+# HELP lvs_ipvs_backend_outgoing_bytes_total Bytes out of the real server through the director (ipvsadm --stats OutBytes of the real).
+# TYPE lvs_ipvs_backend_outgoing_bytes_total counter
+lvs_ipvs_backend_outgoing_bytes_total{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.0.1.11",remote_port="80"} 2036
+# HELP lvs_ipvs_backend_weight Weight of the real server in the kernel.
+# TYPE lvs_ipvs_backend_weight gauge
+lvs_ipvs_backend_weight{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP",remote_address="10.0.1.11",remote_port="80"} 2
+# HELP lvs_ipvs_connections_total Connections scheduled by the virtual service (ipvsadm --stats Conns).
+# TYPE lvs_ipvs_connections_total counter
+lvs_ipvs_connections_total{local_address="",local_mark="7",local_port="0",proto="FWM"} 1
+lvs_ipvs_connections_total{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP"} 7
+# HELP lvs_ipvs_incoming_packets_total Packets in to the virtual service (ipvsadm --stats InPkts).
+# TYPE lvs_ipvs_incoming_packets_total counter
+lvs_ipvs_incoming_packets_total{local_address="",local_mark="7",local_port="0",proto="FWM"} 0
+lvs_ipvs_incoming_packets_total{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP"} 42
+# HELP lvs_ipvs_outgoing_bytes_total Bytes out of the virtual service (ipvsadm --stats OutBytes).
+# TYPE lvs_ipvs_outgoing_bytes_total counter
+lvs_ipvs_outgoing_bytes_total{local_address="",local_mark="7",local_port="0",proto="FWM"} 0
+lvs_ipvs_outgoing_bytes_total{local_address="10.0.0.100",local_mark="",local_port="80",proto="TCP"} 3563
+`
+	c := NewCollector(Sources{Directors: directors(bad, a, b), Log: slog.New(slog.DiscardHandler)})
+	if err := testutil.CollectAndCompare(c, strings.NewReader(want), names...); err != nil {
+		t.Fatal(err)
 	}
 }

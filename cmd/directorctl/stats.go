@@ -1,0 +1,50 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"strconv"
+
+	"github.com/lvsdirector/director/director"
+	"github.com/lvsdirector/director/ipvs"
+)
+
+// printCounters prints the counters as ipvsadm -Ln --stats --exact (or
+// --rate) lays them out: the same columns and widths, so scripts that
+// read one read the other.
+func printCounters(w io.Writer, vcs []director.VirtualCounters, rate bool) {
+	if rate {
+		fmt.Fprintln(w, "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS")
+	} else {
+		fmt.Fprintln(w, "Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes")
+	}
+	fmt.Fprintln(w, "  -> RemoteAddress:Port")
+	row := func(head string, s ipvs.Stats) {
+		v := [5]uint64{s.Connections, s.PacketsIn, s.PacketsOut, s.BytesIn, s.BytesOut}
+		if rate {
+			v = [5]uint64{s.CPS, s.PPSIn, s.PPSOut, s.BPSIn, s.BPSOut}
+		}
+		fmt.Fprintf(w, "%-33s %8d %8d %8d %8d %8d\n", head, v[0], v[1], v[2], v[3], v[4])
+	}
+	for _, vc := range vcs {
+		row(serviceName(vc.Service.ServiceKey), vc.Service.Stats)
+		for _, d := range vc.Dests {
+			row("  -> "+netip.AddrPortFrom(d.Addr, d.Port).String(), d.Stats)
+		}
+	}
+}
+
+// serviceName is ipvsadm's "TCP  10.0.0.100:80", "UDP  [2001:db8::1]:53",
+// "FWM  5" (with "IPv6" after a fwmark of that family).
+func serviceName(k ipvs.ServiceKey) string {
+	if k.FWMark != 0 {
+		s := "FWM  " + strconv.FormatUint(uint64(k.FWMark), 10)
+		if k.Family == ipvs.INET6 {
+			s += " IPv6"
+		}
+		return s
+	}
+	proto := map[ipvs.Protocol]string{ipvs.TCP: "TCP", ipvs.UDP: "UDP", ipvs.SCTP: "SCTP"}[k.Protocol]
+	return proto + "  " + netip.AddrPortFrom(k.Addr, k.Port).String()
+}
