@@ -14,6 +14,14 @@ type Health func(v *Virtual, r *Real) bool
 //     set to 0 and an entry someone removed stays out);
 //   - the fallback is in with weight 1 exactly when no real is up.
 func Desired(cfg *Config, up Health, addQuiescent bool) []ipvs.Want {
+	return DesiredDrained(cfg, up, addQuiescent, nil)
+}
+
+// DesiredDrained is Desired with the reals an operator drains: an up real
+// in drained stays in at weight 0 (its connections go on, no new ones come)
+// and does not count as up for the fallback; a drained real that is down is
+// down as any other.
+func DesiredDrained(cfg *Config, up Health, addQuiescent bool, drained map[ipvs.DestKey]bool) []ipvs.Want {
 	want := make([]ipvs.Want, 0, len(cfg.Virtuals))
 	for _, v := range cfg.Virtuals {
 		w := ipvs.Want{Service: v.Service, Dests: make([]ipvs.WantDest, 0, len(v.Reals)+1)}
@@ -25,6 +33,10 @@ func Desired(cfg *Config, up Health, addQuiescent bool) []ipvs.Want {
 			}
 			seen[r.Dest.DestKey] = true
 			switch {
+			case up(v, r) && drained[r.Dest.DestKey]:
+				d := r.Dest
+				d.Weight = 0
+				w.Dests = append(w.Dests, ipvs.WantDest{Destination: d})
 			case up(v, r):
 				anyUp = true
 				w.Dests = append(w.Dests, ipvs.WantDest{Destination: r.Dest})

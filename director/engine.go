@@ -46,6 +46,7 @@ type Director struct {
 	sched *healthcheck.Scheduler
 
 	reloads chan reloadReq
+	drains  chan drainReq
 	alive   atomic.Int64 // unix ns of Run's loop's last turn (Alive)
 	// published is what Snapshot reports, stored under mu after every
 	// table change: Snapshot never waits on mu, which reconcile holds
@@ -57,12 +58,19 @@ type Director struct {
 	checkOf map[*Real]string // real → check id
 	health  map[string]bool  // check id → up
 	have    map[ipvs.ServiceKey]ipvs.State
-	fbOn    map[string]bool   // virtual id → fallbackcommand state (true = started)
-	remove  []ipvs.ServiceKey // virtuals dropped by a reload, until the kernel has deleted them
+	fbOn    map[string]bool       // virtual id → fallbackcommand state (true = started)
+	remove  []ipvs.ServiceKey     // virtuals dropped by a reload, until the kernel has deleted them
+	drained map[ipvs.DestKey]bool // reals an operator drains (weight 0), kept across reloads
 
 	alerts    *alerter
 	state     string               // starting, running, reloading, stopping (for emailalertstatus)
 	downSince map[string]time.Time // last "Inaccessible" alert per virtual|real
+}
+
+type drainReq struct {
+	real ipvs.DestKey
+	on   bool
+	done chan error
 }
 
 type reloadReq struct {
@@ -90,6 +98,7 @@ func New(cfg *Config, table ipvs.Table, opts Options) *Director {
 		table:   table,
 		sched:   healthcheck.NewScheduler(opts.Concurrency, opts.Log),
 		reloads: make(chan reloadReq),
+		drains:  make(chan drainReq),
 		cfg:     cfg,
 		fbOn:    map[string]bool{},
 		health:  map[string]bool{},
@@ -174,6 +183,8 @@ func (d *Director) Run(ctx context.Context) error {
 				retry.Reset(time.Second)
 			}
 			d.startedYet()
+		case req := <-d.drains:
+			req.done <- d.setDrained(ctx, req.real, req.on)
 		case req := <-d.reloads:
 			d.setState("reloading")
 			req.done <- d.reload(ctx, req.cfg)
@@ -365,7 +376,7 @@ func vipString(v *Virtual) string {
 func (d *Director) reconcile(ctx context.Context, initial bool) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	want := Desired(d.cfg, d.up, initial || d.cfg.Global.ReaddQuiescent)
+	want := DesiredDrained(d.cfg, d.up, initial || d.cfg.Global.ReaddQuiescent, d.drained)
 	ops := ipvs.Diff(want, d.have, d.remove)
 	var err error
 	if len(ops) > 0 {
@@ -528,7 +539,7 @@ func (d *Director) fallbackCommands(ctx context.Context) {
 		if v.FallbackCommand == "" {
 			continue
 		}
-		on := !AnyUp(v, d.up)
+		on := !AnyUp(v, d.available)
 		if was, known := d.fbOn[v.ID()]; known && was == on {
 			continue
 		}
@@ -622,10 +633,13 @@ func (d *Director) CheckStates() map[string]healthcheck.State { return d.sched.S
 // RealStatus is one real as the director sees it.
 type RealStatus struct {
 	Addr     string `json:"addr"`
-	Weight   int32  `json:"weight"`   // in the kernel; -1 when absent
-	Up       bool   `json:"up"`       // health
-	Fallback bool   `json:"fallback"` // the fallback server
+	Weight   int32  `json:"weight"`            // in the kernel; -1 when absent
+	Up       bool   `json:"up"`                // health
+	Fallback bool   `json:"fallback"`          // the fallback server
+	Drained  bool   `json:"drained,omitempty"` // weight 0 by the operator (directorctl drain)
 	LastErr  string `json:"last_error,omitempty"`
+	// LastCheck is when its check last finished (zero: not yet).
+	LastCheck time.Time `json:"last_check,omitzero"`
 }
 
 // VirtualStatus is one virtual service with its reals.
@@ -661,7 +675,8 @@ func (d *Director) publish() {
 		vs := VirtualStatus{ID: v.ID(), Scheduler: v.Service.Scheduler}
 		var ids []string
 		for _, r := range v.Reals {
-			vs.Reals = append(vs.Reals, RealStatus{Addr: r.Dest.DestKey.String(), Weight: weight(r.Dest.DestKey), Up: d.up(v, r)})
+			vs.Reals = append(vs.Reals, RealStatus{Addr: r.Dest.DestKey.String(), Weight: weight(r.Dest.DestKey), Up: d.up(v, r),
+				Drained: d.drained[r.Dest.DestKey]})
 			ids = append(ids, d.checkOf[r])
 		}
 		if fb := v.Fallback; fb != nil {
@@ -686,8 +701,11 @@ func (d *Director) Snapshot() []VirtualStatus {
 	for i, v := range s.virtuals {
 		v.Reals = append([]RealStatus(nil), v.Reals...)
 		for j, id := range s.checks[i] {
-			if st, ok := states[id]; ok && st.LastErr != nil {
-				v.Reals[j].LastErr = st.LastErr.Error()
+			if st, ok := states[id]; ok {
+				v.Reals[j].LastCheck = st.LastCheck
+				if st.LastErr != nil {
+					v.Reals[j].LastErr = st.LastErr.Error()
+				}
 			}
 		}
 		out[i] = v

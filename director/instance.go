@@ -50,6 +50,17 @@ func (in *Instance) Snapshot() []VirtualStatus {
 	return d.Snapshot()
 }
 
+// Drain drains (on) or undrains a real of the running director.
+func (in *Instance) Drain(ctx context.Context, real ipvs.DestKey, on bool) error {
+	in.mu.Lock()
+	d := in.d
+	in.mu.Unlock()
+	if d == nil {
+		return ErrNotRunning
+	}
+	return d.Drain(ctx, real, on)
+}
+
 // Counters reads the running director's virtuals' kernel counters (nil
 // before Run).
 func (in *Instance) Counters(ctx context.Context) ([]VirtualCounters, error) {

@@ -3,6 +3,8 @@
 // and takeover (heartbeat's hb_standby and hb_takeover).
 //
 //	directorctl [--socket PATH] status [--json | --stats | --rate]
+//	directorctl [--socket PATH] drain [--wait [--timeout D]] ADDR:PORT
+//	directorctl [--socket PATH] undrain ADDR:PORT
 //	directorctl [--socket PATH] standby [all|local|foreign|failback]
 //	directorctl [--socket PATH] takeover [all|local|foreign|failback]
 package main
@@ -12,8 +14,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"sort"
+	"time"
 
 	"github.com/lvsdirector/director/failover/control"
 )
@@ -30,14 +34,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
+	wait := fs.Bool("wait", false, "drain: wait until the real has no active connection left")
+	timeout := fs.Duration("timeout", 5*time.Minute, "drain --wait: give up after this long (exit 1)")
 	rest := fs.Args()
-	if len(rest) > 0 && rest[0] == "status" {
-		// allow "status --json"
-		fs.Parse(rest[1:])
-		rest = append([]string{"status"}, fs.Args()...)
+	if len(rest) > 0 && (rest[0] == "status" || rest[0] == "drain") {
+		// allow "status --json", "drain --wait REAL"
+		if err := fs.Parse(rest[1:]); err != nil {
+			return 2
+		}
+		rest = append([]string{rest[0]}, fs.Args()...)
+		if len(rest) > 2 && rest[0] == "drain" { // "drain REAL --wait"
+			fs.Parse(rest[2:])
+			rest = rest[:2]
+		}
 	}
 	if len(rest) == 0 {
-		fmt.Fprintln(stderr, "usage: directorctl [--socket PATH] status [--json | --stats | --rate] | standby [all|local|foreign|failback] | takeover [...]")
+		fmt.Fprintln(stderr, "usage: directorctl [--socket PATH] status [--json | --stats | --rate] | drain [--wait [--timeout D]] ADDR:PORT | undrain ADDR:PORT | standby [all|local|foreign|failback] | takeover [...]")
 		return 2
 	}
 	cmd, arg := rest[0], ""
@@ -46,14 +58,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	switch cmd {
 	case "status", "standby", "takeover":
+		switch arg {
+		case "", "all", "local", "foreign", "failback":
+		default:
+			fmt.Fprintf(stderr, "directorctl: %s takes all, local, foreign or failback, not %s\n", cmd, arg)
+			return 2
+		}
+	case "drain", "undrain":
+		if _, err := netip.ParseAddrPort(arg); err != nil {
+			fmt.Fprintf(stderr, "directorctl: %s takes a real server as ADDR:PORT (10.0.1.11:80), not %q\n", cmd, arg)
+			return 2
+		}
 	default:
 		fmt.Fprintf(stderr, "directorctl: unknown command %s\n", cmd)
-		return 2
-	}
-	switch arg {
-	case "", "all", "local", "foreign", "failback":
-	default:
-		fmt.Fprintf(stderr, "directorctl: %s takes all, local, foreign or failback, not %s\n", cmd, arg)
 		return 2
 	}
 	if cmd == "status" && (*stats || *rate) {
@@ -75,6 +92,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if cmd == "stats" {
 		printCounters(stdout, resp.Counters, *rate)
 		return 0
+	}
+	if cmd == "drain" && *wait {
+		fmt.Fprintln(stdout, resp.Text)
+		return waitDrained(*sock, arg, *timeout, time.Second, stdout, stderr)
 	}
 	if cmd != "status" {
 		fmt.Fprintln(stdout, resp.Text)
@@ -156,6 +177,9 @@ func printStatus(w io.Writer, s *control.Status) {
 				weight := fmt.Sprint(r.Weight)
 				if r.Weight < 0 {
 					weight = "absent"
+				}
+				if r.Drained {
+					health += ", drained"
 				}
 				fmt.Fprintf(w, "    -> %-24s weight %-6s %s", r.Addr, weight, health)
 				if r.LastErr != "" && !r.Up {

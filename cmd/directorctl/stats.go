@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/lvsdirector/director/director"
+	"github.com/lvsdirector/director/failover/control"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -47,4 +49,55 @@ func serviceName(k ipvs.ServiceKey) string {
 	}
 	proto := map[ipvs.Protocol]string{ipvs.TCP: "TCP", ipvs.UDP: "UDP", ipvs.SCTP: "SCTP"}[k.Protocol]
 	return proto + "  " + netip.AddrPortFrom(k.Addr, k.Port).String()
+}
+
+// waitDrained polls the kernel's counters every `every` until real has no
+// active connection in any held virtual, printing the count when it
+// changes; 0 once drained, 1 at the timeout or when the real is not in
+// the table, 3 when directord cannot be asked.
+func waitDrained(sock, real string, timeout, every time.Duration, stdout, stderr io.Writer) int {
+	want, err := netip.ParseAddrPort(real)
+	if err != nil {
+		fmt.Fprintln(stderr, "directorctl:", err)
+		return 2
+	}
+	deadline := time.Now().Add(timeout)
+	last := -1
+	for {
+		resp, err := control.Call(sock, "stats", "")
+		if err != nil {
+			fmt.Fprintf(stderr, "directorctl: is directord running? %v\n", err)
+			return 3
+		}
+		if !resp.OK {
+			fmt.Fprintln(stderr, "directorctl:", resp.Text)
+			return 1
+		}
+		active, found := 0, false
+		for _, vc := range resp.Counters {
+			for _, d := range vc.Dests {
+				if netip.AddrPortFrom(d.Addr, d.Port) == netip.AddrPortFrom(want.Addr().Unmap(), want.Port()) {
+					found = true
+					active += int(d.ActiveConns)
+				}
+			}
+		}
+		if !found {
+			fmt.Fprintf(stderr, "directorctl: %s is in no virtual held here\n", real)
+			return 1
+		}
+		if active != last {
+			fmt.Fprintf(stdout, "%s: %d active connections\n", real, active)
+			last = active
+		}
+		if active == 0 {
+			fmt.Fprintf(stdout, "%s drained\n", real)
+			return 0
+		}
+		if time.Now().After(deadline) {
+			fmt.Fprintf(stderr, "directorctl: %s still has %d active connections after %v\n", real, active, timeout)
+			return 1
+		}
+		time.Sleep(every)
+	}
 }

@@ -346,6 +346,8 @@ func (d *daemon) handle(req control.Request) {
 	case "stats":
 		// Kernel reads wait behind table writes: never on the loop.
 		go d.answerStats(req)
+	case "drain", "undrain":
+		go d.answerDrain(req, req.Cmd == "drain")
 	default:
 		req.Reply <- control.Response{Text: "unknown command " + req.Cmd}
 	}

@@ -275,6 +275,14 @@ func (r *Director) Snapshot() []director.VirtualStatus {
 	return nil
 }
 
+// Drain drains (on) or undrains a real of the running director.
+func (r *Director) Drain(ctx context.Context, real ipvs.DestKey, on bool) error {
+	if in := r.running(); in != nil {
+		return in.Drain(ctx, real, on)
+	}
+	return director.ErrNotRunning
+}
+
 // Counters reads the running director's kernel counters (nil if not
 // running).
 func (r *Director) Counters(ctx context.Context) ([]director.VirtualCounters, error) {

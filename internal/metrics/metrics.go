@@ -74,6 +74,9 @@ var (
 	descRealWeight = prometheus.NewDesc("lvs_real_weight",
 		"Weight of a real server in the kernel IPVS table (0 = quiesced); no series while the real is not in the table.",
 		[]string{"virtual", "real"}, nil)
+	descRealDrained = prometheus.NewDesc("lvs_real_drained",
+		"1 while an operator drains the real server (directorctl drain: weight 0, its connections go on), else 0.",
+		[]string{"virtual", "real"}, nil)
 	descVirtualReals = prometheus.NewDesc("lvs_virtual_reals",
 		"Real servers configured for a virtual service.",
 		[]string{"virtual"}, nil)
@@ -162,7 +165,7 @@ func NewRegistry(src Sources) *prometheus.Registry {
 
 // Describe sends every descriptor the collector may use.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRealUp, descRealWeight, descVirtualReals, descVirtualRealsUp, descFallback,
+	for _, d := range []*prometheus.Desc{descRealUp, descRealDrained, descRealWeight, descVirtualReals, descVirtualRealsUp, descFallback,
 		descChecks, descLateness, descIPVSConns, descIPVSInPkts, descIPVSOutPkts, descIPVSInBytes, descIPVSOutBytes,
 		descIPVSActive, descIPVSInactive, descIPVSWeight, descIPVSBackConns, descIPVSBackBytesO, descCommUp, descNodeState, descLinkUp, descGroupHeld, descStopFailures, descResources,
 		descSyncDaemon, descConnections, descSyncSettled} {
@@ -223,6 +226,7 @@ func (c *Collector) collectDirectors(ch chan<- prometheus.Metric, ds []Director)
 					up++
 				}
 				gauge(ch, descRealUp, b2f(r.Up), v.ID, r.Addr)
+				gauge(ch, descRealDrained, b2f(r.Drained), v.ID, r.Addr)
 				if r.Weight >= 0 {
 					gauge(ch, descRealWeight, float64(r.Weight), v.ID, r.Addr)
 				}

@@ -44,6 +44,8 @@ const directorHelp = `# HELP lvs_check_lateness_seconds How late checks started 
 # TYPE lvs_check_lateness_seconds gauge
 # HELP lvs_checks_total Health checks run since the director started.
 # TYPE lvs_checks_total counter
+# HELP lvs_real_drained 1 while an operator drains the real server (directorctl drain: weight 0, its connections go on), else 0.
+# TYPE lvs_real_drained gauge
 # HELP lvs_real_up Health of a real server as the director judges it: 1 up, 0 down (the fallback server is not a real).
 # TYPE lvs_real_up gauge
 # HELP lvs_real_weight Weight of a real server in the kernel IPVS table (0 = quiesced); no series while the real is not in the table.
@@ -65,7 +67,7 @@ func TestDirectorMetrics(t *testing.T) {
 		snap: []director.VirtualStatus{
 			{ID: "tcp:10.0.0.100:80", Scheduler: "rr", Reals: []director.RealStatus{
 				{Addr: "10.0.1.11:80", Weight: 1, Up: true},
-				{Addr: "10.0.1.12:80", Weight: 0, LastErr: "404"},
+				{Addr: "10.0.1.12:80", Weight: 0, LastErr: "404", Drained: true},
 				{Addr: "10.0.1.13:80", Weight: -1},
 			}},
 			{ID: "tcp:10.0.0.101:80", Scheduler: "wlc", Reals: []director.RealStatus{
@@ -87,6 +89,11 @@ func TestDirectorMetrics(t *testing.T) {
 	want := directorHelp + `lvs_check_lateness_seconds{quantile="0.5"} 0.05
 lvs_check_lateness_seconds{quantile="0.99"} 0.099
 lvs_checks_total 50
+lvs_real_drained{real="10.0.1.11:80",virtual="tcp:10.0.0.100:80"} 0
+lvs_real_drained{real="10.0.1.11:80",virtual="tcp:10.0.0.101:80"} 0
+lvs_real_drained{real="10.0.1.12:80",virtual="tcp:10.0.0.100:80"} 1
+lvs_real_drained{real="10.0.1.13:80",virtual="tcp:10.0.0.100:80"} 0
+lvs_real_drained{real="[2001:db8::1]:0",virtual="fwm:7"} 0
 lvs_real_up{real="10.0.1.11:80",virtual="tcp:10.0.0.100:80"} 1
 lvs_real_up{real="10.0.1.12:80",virtual="tcp:10.0.0.100:80"} 0
 lvs_real_up{real="10.0.1.13:80",virtual="tcp:10.0.0.100:80"} 0

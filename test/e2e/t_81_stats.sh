@@ -1,8 +1,11 @@
 # Traffic figures: `directorctl status --stats` / `--rate` against
 # `ipvsadm -Ln --stats|--rate --exact` of the same virtual in the same
 # moment, and the kernel's counters in the metrics (node_exporter's IPVS
-# names). One directord holds the group (its peer never starts).
-# e2e-timeout: 180
+# names). Drain: `directorctl drain REAL --wait` sets the real to weight 0
+# while a download through it goes on, new requests go elsewhere, the
+# drain survives a reload (SIGHUP), --wait returns once the download is
+# done, undrain gives the weight back. One directord holds the group.
+# e2e-timeout: 240
 . "$E2E_DIR/tools/procsample.sh"
 CTL=$BUILD/directorctl
 
@@ -10,6 +13,7 @@ pair_up 2
 ha_conf a 10.0.0.3 10.0.1.3
 ha_conf b 10.0.0.2 10.0.1.2
 ps_settings /tmp/e2e/ha-a/settings.toml
+for i in 1 2; do head -c 1048576 /dev/zero > "$WWW/$(rsip $i)/big.bin"; done
 
 # rows FILE: the service and real rows (not the titles), blanks squeezed.
 rows() { grep -E '^(TCP|UDP|SCTP|FWM) |^  -> [0-9[]' | tr -s ' '; }
@@ -50,6 +54,53 @@ test_stats_match_ipvsadm() {
 		"lvs_ipvs_backend_connections_total\\{local_address=\"$VIP\",local_mark=\"\",local_port=\"80\",proto=\"TCP\",remote_address=\"$r1\",remote_port=\"80\"\\} $conns"
 	assert_match "metrics: lvs_ipvs_backend_weight" "$m" \
 		"lvs_ipvs_backend_weight\\{local_address=\"$VIP\",local_mark=\"\",local_port=\"80\",proto=\"TCP\",remote_address=\"$r1\",remote_port=\"80\"\\} 1"
+}
+
+test_drain() {
+	holds dir $VIP || { fail "A holds the group" ""; return 0; }
+	bg_start dl ip netns exec cli sh -c "curl -sS --limit-rate 100k -o /tmp/e2e/dl.bin http://$VIP/big.bin; echo rc=\$?"
+	local x= i
+	for i in $(seq 1 50); do
+		x=$(ip netns exec dir ipvsadm -Lnc | awk -v v="$VIP:80" '$3 == "ESTABLISHED" && $5 == v { print $6; exit }')
+		[ -n "$x" ] && break
+		sleep 0.1
+	done
+	[ -n "$x" ] || { fail "the download is established" "$(ip netns exec dir ipvsadm -Lnc)"; return 0; }
+	local other=$(rsip 1)
+	[ "${x%:*}" = "$other" ] && other=$(rsip 2)
+	log "the download goes to $x"
+	bg_start drainw sh -c "$CTL --socket /tmp/e2e/a.sock drain $x --wait --timeout 60s; echo rc=\$?"
+	wait_weight $VIP:80 "$x" 0 5000 > /dev/null && pass "drain: $x at weight 0 in the kernel (${WAITED_MS} ms)" || fail "drain weight" "$(ipvs_dump)"
+	local answers
+	answers=$(for i in $(seq 1 8); do cli_get "http://$VIP/"; done | sort | uniq -c | tr -s ' ')
+	assert_eq "drain: new requests all go to the other real" "$answers" " 8 hello from $other"
+	assert_match "drain: status shows it" "$($CTL --socket /tmp/e2e/a.sock status)" "$x +weight 0 +up, drained"
+	assert_match "drain: lvs_real_drained 1" "$(ip netns exec dir curl -sS -m 5 "http://$PS_MADDR/metrics")" \
+		"lvs_real_drained\\{real=\"$x\",virtual=\"tcp:$VIP:80\"\\} 1"
+	kill -HUP "$(bg_pid dda)"
+	wait_until 10000 grep -q "Reloaded\|reload" /tmp/e2e/ha-a/ld.log || true
+	sleep 2
+	assert_eq "drain survives a reload (SIGHUP): weight" "$(weight_of $VIP:80 "$x")" 0
+	check "drain --wait still waits while the download runs" sh -c "! grep -q '^rc=' ${E2E_TMP:-/tmp}/drainw.log"
+	if wait_until 40000 grep -q '^rc=' "${E2E_TMP:-/tmp}/dl.log"; then
+		local tdl
+		tdl=$(now_ms)
+		assert_eq "the download through the drained real completed" "$(grep '^rc=' "${E2E_TMP:-/tmp}/dl.log")/$(stat -c %s /tmp/e2e/dl.bin)" "rc=0/1048576"
+		if wait_until 10000 grep -q '^rc=' "${E2E_TMP:-/tmp}/drainw.log"; then
+			pass "drain --wait returned $(($(now_ms) - tdl)) ms after the download ended"
+		else
+			fail "drain --wait returned" "$(bg_log drainw)"
+		fi
+		assert_eq "drain --wait: exit 0" "$(grep '^rc=' "${E2E_TMP:-/tmp}/drainw.log")" "rc=0"
+		assert_match "drain --wait said so" "$(bg_log drainw)" "$x drained"
+		log "$(bg_log drainw | tr '\n' '|')"
+	else
+		fail "download finished" "$(bg_log dl)"
+	fi
+	check "undrain" $CTL --socket /tmp/e2e/a.sock undrain "$x"
+	wait_weight $VIP:80 "$x" 1 5000 > /dev/null && pass "undrain: weight 1 again" || fail "undrain weight" "$(ipvs_dump)"
+	answers=$(for i in $(seq 1 6); do cli_get "http://$VIP/"; done | sort -u | wc -l)
+	assert_eq "undrain: both reals answer again" "$answers" 2
 }
 
 # The peer, holding nothing, has no director running: no rows, exit 0.
