@@ -129,13 +129,25 @@ diag() {
 	ip -n cli neigh | sed 's/^/      cli neigh| /'
 }
 
-# crash_a: SIGKILL of A's directord; its addresses and table go as on a
-# dead box (the kernel's sync daemons stay, as after a crash of directord).
+# crash_a: A dies as a box does: SIGKILL of its directord and its links
+# down, so nothing reaches or leaves it any more. (Removing its addresses
+# and table is not enough: its kernel's connection entries would go on
+# forwarding the replies of the reals, whose neighbour entry for the DIP
+# still points at A, and connections would survive without sync.) The
+# kernel's sync daemons stay, as after a crash of directord alone.
 crash_a() {
 	kill -9 "$(bg_pid dda)"
+	ip -n dir link set eth0 down
+	ip -n dir link set eth1 down
 	ip -n dir addr del $VIP/24 dev eth0 2>/dev/null
 	ip -n dir addr del $DIP/16 dev eth1 2>/dev/null
 	ip netns exec dir ipvsadm -C
+}
+
+# revive_a: A's links come back (its directord is started by the caller).
+revive_a() {
+	ip -n dir link set eth0 up
+	ip -n dir link set eth1 up
 }
 
 pair_ready() {
@@ -160,6 +172,7 @@ test_sync_off_connections_die() {
 	wait_until 5000 served && pass "sync off: new connections are served by B" || fail "served by B" ""
 	bg_stop ddb
 	ip netns exec dir2 ipvsadm -C
+	revive_a
 }
 
 test_sync_on_sigkill() {
@@ -178,8 +191,8 @@ test_sync_on_sigkill() {
 	assert_match "directorctl status shows the sync" "$st" "connection sync: eth1 syncid 7"
 	assert_match "directorctl status shows the master" "$st" "master +running +interface eth1 syncid 7"
 	clients_start kill big1.bin $n 12
-	wait_until 5000 sh -c "[ \$(ip netns exec dir2 ipvsadm -Lnc | grep -c ESTABLISHED) -ge $((2 * n)) ]" &&
-		pass "B's backup has A's $((2 * n)) connections before the kill ($(ip netns exec dir2 ipvsadm -Lnc | grep -c ESTABLISHED) established)" ||
+	wait_until 5000 sh -c "[ \$(ip netns exec dir2 ipvsadm -Lnc | grep -c '$VIP:80') -ge $((2 * n)) ]" &&
+		pass "B's backup has A's $((2 * n)) connections before the kill ($(ip netns exec dir2 ipvsadm -Lnc | grep -c "$VIP:80") entries, $(ip netns exec dir2 ipvsadm -Lnc | grep -c ESTABLISHED) established)" ||
 		fail "B's backup has A's connections" "$(ip netns exec dir2 ipvsadm -Lnc)"
 	diag "before the kill"
 	t0=$(now_ms)
@@ -202,6 +215,7 @@ test_restart_settles_then_fails_back() {
 	# show that the new run stops a master it finds before holding a group.
 	expect_daemons dir "A's directord killed: the kernel kept its daemons" "backup:eth1:7 master:eth1:7"
 	ip netns exec dir ipvsadm --stop-daemon backup
+	revive_a
 	clients_start back big3.bin $n 24
 	t0=$(now_ms)
 	dd_start a dir --settings $SYNC
