@@ -367,7 +367,7 @@ func (d *daemon) status() *control.Status {
 	}
 	d.mu.Lock()
 	for _, n := range slices.Sorted(maps.Keys(d.nodes)) {
-		ns := control.Node{Name: n, State: d.nodes[n], Links: map[string]string{}}
+		ns := control.Node{Name: n, State: d.nodes[n], Links: map[string]string{}, LastHeard: d.m.LastHeard(n)}
 		for l, up := range d.links[n] {
 			ns.Links[l] = map[bool]string{true: "up", false: "dead"}[up]
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/lvsdirector/director/failover/resource"
 	"github.com/lvsdirector/director/internal/metrics"
 	"github.com/lvsdirector/director/internal/settings"
+	"github.com/lvsdirector/director/internal/statuspage"
 )
 
 // loadSettings reads the settings file: one named by --settings must
@@ -68,10 +69,11 @@ func (d *daemon) directors() []metrics.Director {
 // channel is closed once the server has stopped.
 func (d *daemon) serveMetrics(ctx context.Context, ln net.Listener, path string, log *slog.Logger) <-chan struct{} {
 	reg := metrics.NewRegistry(metrics.Sources{Log: log, Directors: d.directors, Failover: metrics.FailoverFunc(d.failoverStatus)})
+	page := statuspage.Handler(statuspage.Sources{Daemon: "directord", Directors: d.directors, Failover: metrics.FailoverFunc(d.failoverStatus), Log: log})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := metrics.ServeListener(ctx, ln, path, reg); err != nil {
+		if err := metrics.ServeListener(ctx, ln, path, reg, page); err != nil {
 			log.Error(err.Error())
 		}
 	}()

@@ -20,6 +20,7 @@ import (
 	"github.com/lvsdirector/director/internal/metrics"
 	"github.com/lvsdirector/director/internal/sdnotify"
 	"github.com/lvsdirector/director/internal/settings"
+	"github.com/lvsdirector/director/internal/statuspage"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -189,17 +190,19 @@ func serve(inv invocation, cfg *director.Config, ready *os.File, stdout, stderr 
 	}
 	if metricsLn != nil {
 		m := inv.settings.Metrics
-		reg := metrics.NewRegistry(metrics.Sources{Log: log, Directors: func() []metrics.Director { return []metrics.Director{in} }})
+		dirs := func() []metrics.Director { return []metrics.Director{in} }
+		reg := metrics.NewRegistry(metrics.Sources{Log: log, Directors: dirs})
+		page := statuspage.Handler(statuspage.Sources{Daemon: "ldirectord", Directors: dirs, Log: log})
 		mctx, stopMetrics := context.WithCancel(context.Background())
 		served := make(chan struct{})
 		go func() {
 			defer close(served)
-			if err := metrics.ServeListener(mctx, metricsLn, m.Path, reg); err != nil {
+			if err := metrics.ServeListener(mctx, metricsLn, m.Path, reg, page); err != nil {
 				log.Error(err.Error())
 			}
 		}()
 		defer func() { stopMetrics(); <-served }()
-		log.Info(fmt.Sprintf("Serving metrics on http://%s%s", m.Listen, m.Path))
+		log.Info(fmt.Sprintf("Serving metrics on http://%s%s and the status page on http://%s/", m.Listen, m.Path, m.Listen))
 	}
 	sdctx, stopNotify := context.WithCancel(ctx)
 	notified := make(chan struct{})

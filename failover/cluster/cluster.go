@@ -495,6 +495,21 @@ func (m *Machine) Resources() string {
 // CommUp reports whether communications are up (every node heard or dead).
 func (m *Machine) CommUp() bool { return m.commUp }
 
+// LastHeard is when a packet from node last arrived on any link (zero if
+// never, or for an unknown node).
+func (m *Machine) LastHeard(node string) time.Time {
+	var t time.Time
+	if p := m.peers[node]; p != nil {
+		for _, l := range p.links {
+			// A link never heard is neither up nor dead; its time is the start.
+			if (l.up || l.dead) && l.last.After(t) {
+				t = l.last
+			}
+		}
+	}
+	return t
+}
+
 // NodeStatus returns a peer's status as this node sees it ("" if unknown).
 func (m *Machine) NodeStatus(node string) string {
 	if p := m.peers[node]; p != nil {

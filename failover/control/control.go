@@ -101,6 +101,9 @@ type Node struct {
 	Name  string            `json:"name"`
 	State string            `json:"state"`
 	Links map[string]string `json:"links,omitempty"`
+	// LastHeard is when its last packet arrived (zero: never; ping nodes
+	// have none).
+	LastHeard time.Time `json:"last_heard,omitzero"`
 }
 
 // Group is a haresources group and whether this node holds it.

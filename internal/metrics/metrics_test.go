@@ -315,7 +315,7 @@ func TestServeScrapesAndStops(t *testing.T) {
 	url := "http://" + ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeListener(ctx, ln, "/lvs", reg) }()
+	go func() { done <- ServeListener(ctx, ln, "/lvs", reg, http.NotFoundHandler()) }()
 
 	code, body := get(t, url+"/lvs")
 	if code != 200 {

@@ -30,12 +30,17 @@ func Serve(ctx context.Context, listen, path string, g prometheus.Gatherer) erro
 	if err != nil {
 		return err
 	}
-	return ServeListener(ctx, ln, path, g)
+	return ServeListener(ctx, ln, path, g, nil)
 }
 
-// ServeListener is Serve on a listener already open; it closes ln.
-func ServeListener(ctx context.Context, ln net.Listener, path string, g prometheus.Gatherer) error {
+// ServeListener is Serve on a listener already open; it closes ln. A
+// non-nil page is served at "/" beside the metrics (the status page),
+// unless the metrics themselves are at "/".
+func ServeListener(ctx context.Context, ln net.Listener, path string, g prometheus.Gatherer, page http.Handler) error {
 	mux := http.NewServeMux()
+	if page != nil && path != "/" {
+		mux.Handle("/", page)
+	}
 	mux.Handle(path, promhttp.HandlerFor(g, promhttp.HandlerOpts{
 		ErrorHandling:       promhttp.ContinueOnError,
 		MaxRequestsInFlight: 4,

@@ -551,6 +551,14 @@ cli_tally() {
 	done | sort | uniq -c | sort -rn | sed 's/^ *//'
 }
 
+# vm_export FILE NAME: send FILE to the host over the console; run.sh
+# saves it as $VM_OUT/NAME (default /var/tmp/lvsdirector-vm/out).
+vm_export() {
+	echo "VMFILE-BEGIN $2"
+	base64 -w 76 "$1"
+	echo "VMFILE-END"
+}
+
 # ------------------------------------------------------------- internal ---
 
 # e2e_run_file FILE: used by suite.sh. Sources FILE (its body runs), then

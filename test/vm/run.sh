@@ -21,6 +21,9 @@
 #   VM_PASS_ENV  extra variable names to pass into the VM; every E2E_* variable
 #                is passed anyway
 #   VM_VERBOSE=1 also show the console output before the script starts
+#   VM_OUT       where files the script exports are saved (default
+#                $VM_CACHE/out): a script prints "VMFILE-BEGIN NAME", the
+#                file in base64, "VMFILE-END" (test/e2e/lib.sh vm_export)
 # The full console log of the last run is kept in $VM_CACHE/console.log.
 set -euo pipefail
 
@@ -134,6 +137,8 @@ exec 3<"$FIFO"
 rm -f "$FIFO"
 state=boot
 rc=
+vmfile=
+OUT=${VM_OUT:-$CACHE/out}
 : > "$LOG"
 while IFS= read -r line <&3 || [ -n "$line" ]; do
 	line=${line%$'\r'}
@@ -147,6 +152,22 @@ while IFS= read -r line <&3 || [ -n "$line" ]; do
 			echo "run.sh: VM up after $(( $(date +%s) - t0 ))s" >&2
 		elif [ "${VM_VERBOSE:-}" = 1 ]; then
 			printf '%s\n' "$line" >&2
+		fi
+	elif [[ $line =~ ^VMFILE-BEGIN\ ([A-Za-z0-9._-]+)$ ]]; then
+		vmfile=${BASH_REMATCH[1]}
+		mkdir -p "$OUT"
+		: > "$OUT/$vmfile.b64"
+	elif [ -n "$vmfile" ]; then
+		if [ "$line" = VMFILE-END ]; then
+			if base64 -d -i "$OUT/$vmfile.b64" > "$OUT/$vmfile"; then
+				echo "run.sh: saved $OUT/$vmfile" >&2
+			else
+				echo "run.sh: could not decode $vmfile" >&2
+			fi
+			rm -f "$OUT/$vmfile.b64"
+			vmfile=
+		else
+			printf '%s\n' "$line" >> "$OUT/$vmfile.b64"
 		fi
 	else
 		printf '%s\n' "$line"
