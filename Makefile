@@ -4,7 +4,7 @@
 #   make unit     vet, gofmt check, go test -race, short fuzz runs
 #   make e2e      end-to-end tests in a VM with real IPVS (test/e2e/t_*.sh)
 #   make test     deps + unit + e2e: everything; what CI runs (.ci/run)
-#   make demo     test/e2e/demo.sh in the VM
+#   make demo     the pair in the VM, from the package (test/e2e/demo.sh)
 #   make bench    test/e2e/bench_*.sh in the VM (print figures; assert nothing on speed)
 #   make faults   test/e2e/faults_*.sh in the VM (pair faults, with figures)
 #   make bench-checks  the checker at 2,000 and 10,000 reals on loopback (no VM)
@@ -85,8 +85,11 @@ test: deps
 	echo "$$line"; \
 	[ $$unit -eq 0 ] && [ $$e2e -eq 0 ]
 
-demo: deps build
-	@test -f test/e2e/demo.sh || { echo "demo: test/e2e/demo.sh does not exist yet" >&2; exit 1; }
+# Only the demo's packages (scripts/deps.sh demo); the package is built and
+# installed in the VM with apt, as on a director.
+demo: build
+	@scripts/deps.sh demo
+	@scripts/mkdeb.sh deb $(CURDIR)/build $(CURDIR)/build
 	@$(VMRUN) $(CURDIR)/test/e2e/demo.sh $(VM_MEM) $(VM_CPUS)
 
 bench: deps build

@@ -17,10 +17,18 @@ PKGS=(
 	heartbeat keepalived # the peers of the interop test and the failover benchmark, VM only
 	gcc libc6-dev git ca-certificates # go test -race needs cgo; go build stamps VCS info
 	python3-minimal # test/e2e/tools/hbcapture.py (the replay test)
+	chromium fonts-dejavu-core # the status page in a real browser (t_82), VM only
 	# real servers for the negotiate checks (test/e2e/servers.sh), VM only
 	openssl tinyproxy-bin dnsmasq-base exim4-daemon-light dovecot-imapd dovecot-pop3d
 	inn2 vsftpd slapd kamailio freeradius mariadb-server postgresql socat
 )
+
+# `deps.sh demo`: only what make demo needs (the pair, a NAT farm, a
+# client, the status page), not the servers of the negotiate tests.
+if [ "${1:-}" = demo ]; then
+	PKGS=(qemu-system-x86 linux-image-amd64 busybox-static cpio kmod ipvsadm iproute2 nginx-light
+		iputils-ping curl python3-minimal chromium fonts-dejavu-core)
+fi
 
 missing=()
 for p in "${PKGS[@]}"; do
