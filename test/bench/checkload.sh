@@ -10,6 +10,7 @@ export PATH=/usr/local/go/bin:$PATH
 W=/var/tmp/checkload
 mkdir -p build
 go build -o build/checkload ./test/bench/checkload
+go build -o build/checkfloor ./test/bench/checkfloor
 ns=("$@")
 [ ${#ns[@]} -gt 0 ] || ns=(2000 10000)
 max=0
@@ -41,6 +42,13 @@ sleep 0.5
 echo "machine: $(nproc) cores; nginx: 1 worker on loopback"
 for n in "${ns[@]}"; do
 	echo "== $n reals"
-	build/checkload -n "$n" -docroot "$W/www" ${CHECKLOAD_ARGS:-}
+	ours=$(build/checkload -n "$n" -docroot "$W/www" ${CHECKLOAD_ARGS:-})
+	echo "$ours"
+	# The floor on the same reals at the same rate, in the same run.
+	floor=$(build/checkfloor -n "$n")
+	echo "$floor"
+	a=$(sed -nE 's/^per 1000 checks: CPU ([0-9.]+) ms.*/\1/p' <<< "$ours")
+	b=$(sed -nE 's/^floor per 1000 checks: CPU ([0-9.]+) ms.*/\1/p' <<< "$floor")
+	[ -n "$a" ] && [ -n "$b" ] && awk -v a="$a" -v b="$b" -v n="$n" 'BEGIN { printf "== %d reals: CPU per check, ours / floor = %.2f (%s ms / %s ms per 1000)\n", n, a / b, a, b }'
 	echo "   nginx CPU so far: $(ps -o cputime= -C nginx | tr '\n' ' ')"
 done

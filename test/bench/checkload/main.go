@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -92,14 +93,20 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer f.Close()
 	}
+	var m0, m1 runtime.MemStats
+	runtime.ReadMemStats(&m0)
 	r0, u0, s0, w0 := d.CheckStats().Runs, userCPU(), sysCPU(), time.Now()
 	time.Sleep(*steady)
 	r1, u1, s1, w1 := d.CheckStats().Runs, userCPU(), sysCPU(), time.Now()
+	runtime.ReadMemStats(&m1)
 	pprof.StopCPUProfile()
 	wall := w1.Sub(w0)
 	pct := func(d time.Duration) float64 { return 100 * d.Seconds() / wall.Seconds() }
 	fmt.Printf("steady state: %.1f checks/s, CPU %.0f%% of one core (user %.0f%%, kernel %.0f%%), RSS %d MiB\n",
 		float64(r1-r0)/wall.Seconds(), pct(u1-u0+s1-s0), pct(u1-u0), pct(s1-s0), rssKiB()/1024)
+	per := func(d time.Duration) float64 { return 1000 * 1000 * d.Seconds() / float64(r1-r0) }
+	fmt.Printf("per 1000 checks: CPU %.1f ms (user %.1f ms, kernel %.1f ms), %.1f allocations per check\n",
+		per(u1-u0+s1-s0), per(u1-u0), per(s1-s0), float64(m1.Mallocs-m0.Mallocs)/float64(r1-r0))
 	late := d.CheckStats().Lateness
 	slices.Sort(late)
 	if len(late) > 0 {
