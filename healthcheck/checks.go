@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/lvsdirector/director/internal/subproc"
 )
@@ -29,15 +30,29 @@ const maxBody = 1 << 20
 // setsockopt calls per check (8 % of the CPU at 10,000 checks a second).
 func checkDialer() *net.Dialer { return &net.Dialer{KeepAlive: -1} }
 
+// dialTCP connects to addr ("ip:port" or "name:port"). A literal address
+// (what a real server nearly always is) skips the resolver: parsing and
+// resolving the string again at every check cost a dozen allocations.
+func dialTCP(ctx context.Context, addr string) (net.Conn, error) {
+	d := checkDialer()
+	if ap, err := netip.ParseAddrPort(addr); err == nil {
+		c, err := d.DialTCP(ctx, "tcp", netip.AddrPort{}, ap)
+		if err != nil {
+			return nil, err // a nil *TCPConn must not become a non-nil net.Conn
+		}
+		return c, nil
+	}
+	return d.DialContext(ctx, "tcp", addr)
+}
+
 type connectCheck struct{ s Spec }
 
 func (c connectCheck) Check(ctx context.Context) error {
-	d := checkDialer()
-	conn, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(c.s.Addr, c.s.Port).String())
+	c2, err := checkDialer().DialTCP(ctx, "tcp", netip.AddrPort{}, netip.AddrPortFrom(c.s.Addr, c.s.Port))
 	if err != nil {
 		return err
 	}
-	return conn.Close()
+	return c2.Close()
 }
 
 // httpCheck is ldirectord's negotiate check for service http and https:
@@ -182,8 +197,7 @@ func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first 
 	} else if h := c.dialHostname(u); h != "" {
 		dial = net.JoinHostPort(h, port)
 	}
-	d := checkDialer()
-	raw, err := d.DialContext(ctx, "tcp", dial)
+	raw, err := dialTCP(ctx, dial)
 	if err != nil {
 		return 0, nil, "", err
 	}
@@ -228,12 +242,15 @@ func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first 
 	if _, err := io.WriteString(conn, req); err != nil {
 		return 0, nil, "", err
 	}
-	br := bufio.NewReaderSize(conn, 4096)
+	br := getReader(conn)
+	defer putReader(br)
 	head, err := readHTTPHead(br)
 	if err != nil {
 		return 0, nil, "", err
 	}
-	resp, err := http.ReadResponse(bufio.NewReaderSize(io.MultiReader(bytes.NewReader(head), br), 4096), &http.Request{Method: method})
+	rr := getReader(io.MultiReader(bytes.NewReader(head), br))
+	defer putReader(rr)
+	resp, err := http.ReadResponse(rr, &http.Request{Method: method})
 	if err != nil {
 		return 0, nil, "", err
 	}
@@ -259,20 +276,39 @@ func (c *httpCheck) fetch(ctx context.Context, method string, u *url.URL, first 
 	return resp.StatusCode, body, "", nil
 }
 
+// readers are the 4 KiB read buffers of checks in flight, reused: a check
+// every second for each of thousands of reals would otherwise allocate
+// two of them each time. Nothing read through one outlives its fetch.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+// putReader returns br to the pool, holding on to nothing it read from.
+func putReader(br *bufio.Reader) {
+	br.Reset(nil)
+	readers.Put(br)
+}
+
 // readHTTPHead reads a reply's status line and headers, up to and with
 // the blank line, within httpMaxLine, httpMaxHeaders and httpMaxHead.
 func readHTTPHead(br *bufio.Reader) ([]byte, error) {
-	var head []byte
+	// One buffer for the whole head: lines are appended as they come, so
+	// a usual reply (a few hundred bytes) costs one allocation.
+	head := make([]byte, 0, 512)
 	for lines := 0; ; lines++ {
 		what := "header line"
 		if lines == 0 {
 			what = "status line"
 		}
-		var line []byte
+		start := len(head)
 		for {
 			frag, err := br.ReadSlice('\n')
-			line = append(line, frag...)
-			if len(line) > httpMaxLine {
+			head = append(head, frag...)
+			if len(head)-start > httpMaxLine {
 				return nil, fmt.Errorf("%s longer than %d bytes", what, httpMaxLine)
 			}
 			if err == nil {
@@ -285,10 +321,10 @@ func readHTTPHead(br *bufio.Reader) ([]byte, error) {
 				return nil, fmt.Errorf("reading %s: %w", what, err)
 			}
 		}
-		if len(head)+len(line) > httpMaxHead {
+		if len(head) > httpMaxHead {
 			return nil, fmt.Errorf("response head larger than %d bytes", httpMaxHead)
 		}
-		head = append(head, line...)
+		line := head[start:]
 		if lines > 0 && (len(line) == 1 || len(line) == 2 && line[0] == '\r') {
 			return head, nil
 		}
