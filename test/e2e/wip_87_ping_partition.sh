@@ -5,6 +5,16 @@
 # two holders, and B sends no gratuitous ARP once A has it back. Holders
 # are read from the kernel's address events (tools/pairfaults.sh).
 # e2e-timeout: 240
+#
+# NOT IN THE SUITE (wip_: run it with E2E_GLOB='wip_87*' make e2e). In the
+# 20-run faults_pair of 2026-12-04, 12 of the 40 hand-overs (ipfail's and
+# the return) showed both directors holding the VIP for 1-27 ms by the
+# address monitors, 3 of them beyond the 20 ms allowed for the monitors'
+# own lag; 50 strictly ordered hand-overs made with ip(8) alone showed no
+# overlap at all. Not explained yet: a real overlap (the release reported
+# before the VIP is gone?) or the monitors' lag at hand-overs a few ms
+# apart. An overlap now prints doubles.py (the address events beside both
+# directors' ms-stamped log lines) to decide it.
 . "$E2E_DIR/tools/pairfaults.sh"
 pf_setup
 pf_conf_ping
