@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -14,8 +16,12 @@ import (
 
 // printCounters prints the counters as ipvsadm -Ln --stats --exact (or
 // --rate) lays them out: the same columns and widths, so scripts that
-// read one read the other.
+// read one read the other, in ipvsadm's order (sorted, not the kernel's).
 func printCounters(w io.Writer, vcs []director.VirtualCounters, rate bool) {
+	vcs = slices.Clone(vcs)
+	slices.SortFunc(vcs, func(a, b director.VirtualCounters) int {
+		return compareServices(a.Service.ServiceKey, b.Service.ServiceKey)
+	})
 	if rate {
 		fmt.Fprintln(w, "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS")
 	} else {
@@ -31,10 +37,21 @@ func printCounters(w io.Writer, vcs []director.VirtualCounters, rate bool) {
 	}
 	for _, vc := range vcs {
 		row(serviceName(vc.Service.ServiceKey), vc.Service.Stats)
-		for _, d := range vc.Dests {
+		dests := slices.Clone(vc.Dests)
+		slices.SortFunc(dests, func(a, b ipvs.Destination) int {
+			return cmp.Or(a.Addr.Compare(b.Addr), cmp.Compare(a.Port, b.Port))
+		})
+		for _, d := range dests {
 			row("  -> "+netip.AddrPortFrom(d.Addr, d.Port).String(), d.Stats)
 		}
 	}
+}
+
+// compareServices is ipvsadm's order of services: by firewall mark (so
+// the address-keyed ones come first), family, protocol, address, port.
+func compareServices(a, b ipvs.ServiceKey) int {
+	return cmp.Or(cmp.Compare(a.FWMark, b.FWMark), cmp.Compare(a.Family, b.Family),
+		cmp.Compare(a.Protocol, b.Protocol), a.Addr.Compare(b.Addr), cmp.Compare(a.Port, b.Port))
 }
 
 // serviceName is ipvsadm's "TCP  10.0.0.100:80", "UDP  [2001:db8::1]:53",

@@ -18,8 +18,9 @@ func TestPrintCounters(t *testing.T) {
 	vcs := []director.VirtualCounters{{
 		Service: ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.INET, Protocol: ipvs.TCP, Addr: netip.MustParseAddr("10.0.0.100"), Port: 80},
 			Stats: ipvs.Stats{Connections: 7, PacketsIn: 42, PacketsOut: 35, BytesIn: 2788, BytesOut: 123456789012, CPS: 1, PPSIn: 5, PPSOut: 4, BPSIn: 310, BPSOut: 402}},
-		Dests: []ipvs.Destination{{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("10.0.1.11"), Port: 80},
-			Stats: ipvs.Stats{Connections: 4, PacketsIn: 24, PacketsOut: 20, BytesIn: 1596, BytesOut: 2036, BPSIn: 9}}},
+		Dests: []ipvs.Destination{{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("10.0.1.12"), Port: 80}},
+			{DestKey: ipvs.DestKey{Addr: netip.MustParseAddr("10.0.1.11"), Port: 80},
+				Stats: ipvs.Stats{Connections: 4, PacketsIn: 24, PacketsOut: 20, BytesIn: 1596, BytesOut: 2036, BPSIn: 9}}},
 	}, {
 		Service: ipvs.Service{ServiceKey: ipvs.ServiceKey{Family: ipvs.INET6, FWMark: 5}},
 	}, {
@@ -31,8 +32,9 @@ func TestPrintCounters(t *testing.T) {
 		"  -> RemoteAddress:Port\n" +
 		"TCP  10.0.0.100:80                       7       42       35     2788 123456789012\n" +
 		"  -> 10.0.1.11:80                        4       24       20     1596     2036\n" +
-		"FWM  5 IPv6                              0        0        0        0        0\n" +
-		"UDP  [2001:db8::1]:53                    0        0        0        0        0\n"
+		"  -> 10.0.1.12:80                        0        0        0        0        0\n" +
+		"UDP  [2001:db8::1]:53                    0        0        0        0        0\n" +
+		"FWM  5 IPv6                              0        0        0        0        0\n"
 	if b.String() != want {
 		t.Errorf("--stats:\n%s\nwant\n%s", b.String(), want)
 	}
@@ -41,7 +43,8 @@ func TestPrintCounters(t *testing.T) {
 	want = "Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n" +
 		"  -> RemoteAddress:Port\n" +
 		"TCP  10.0.0.100:80                       1        5        4      310      402\n" +
-		"  -> 10.0.1.11:80                        0        0        0        9        0\n"
+		"  -> 10.0.1.11:80                        0        0        0        9        0\n" +
+		"  -> 10.0.1.12:80                        0        0        0        0        0\n"
 	if b.String() != want {
 		t.Errorf("--rate:\n%s\nwant\n%s", b.String(), want)
 	}
