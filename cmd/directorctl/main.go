@@ -80,14 +80,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		cmd = "stats"
 	}
-	resp, err := control.Call(*sock, cmd, arg)
-	if err != nil {
-		fmt.Fprintf(stderr, "directorctl: is directord running? %v\n", err)
-		return 3
-	}
-	if !resp.OK {
-		fmt.Fprintln(stderr, "directorctl:", resp.Text)
-		return 1
+	resp, rc := ask(*sock, cmd, arg, stderr)
+	if resp == nil {
+		return rc
 	}
 	if cmd == "stats" {
 		printCounters(stdout, resp.Counters, *rate)
@@ -189,4 +184,19 @@ func printStatus(w io.Writer, s *control.Status) {
 			}
 		}
 	}
+}
+
+// ask sends one command to directord; a nil answer comes with the exit
+// code: 3 when directord cannot be asked, 1 when it refused.
+func ask(sock, cmd, arg string, stderr io.Writer) (*control.Response, int) {
+	resp, err := control.Call(sock, cmd, arg)
+	if err != nil {
+		fmt.Fprintf(stderr, "directorctl: is directord running? %v\n", err)
+		return nil, 3
+	}
+	if !resp.OK {
+		fmt.Fprintln(stderr, "directorctl:", resp.Text)
+		return nil, 1
+	}
+	return resp, 0
 }

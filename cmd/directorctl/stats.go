@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/lvsdirector/director/director"
-	"github.com/lvsdirector/director/failover/control"
 	"github.com/lvsdirector/director/ipvs"
 )
 
@@ -81,14 +80,9 @@ func waitDrained(sock, real string, timeout, every time.Duration, stdout, stderr
 	deadline := time.Now().Add(timeout)
 	last := -1
 	for {
-		resp, err := control.Call(sock, "stats", "")
-		if err != nil {
-			fmt.Fprintf(stderr, "directorctl: is directord running? %v\n", err)
-			return 3
-		}
-		if !resp.OK {
-			fmt.Fprintln(stderr, "directorctl:", resp.Text)
-			return 1
+		resp, rc := ask(sock, "stats", "", stderr)
+		if resp == nil {
+			return rc
 		}
 		active, found := 0, false
 		for _, vc := range resp.Counters {

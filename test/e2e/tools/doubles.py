@@ -3,7 +3,10 @@
 the directors' log lines (but real server lines) from 2 s before to 1 s
 after, for the first 5 stretches.
 
-    doubles.py ADDR NODE:MON_LOG:HA_LOG...
+    doubles.py ADDR NODE[=HELD0]:MON_LOG:HA_LOG...
+
+HELD0 (0 or 1, as holders.py's) says whether the node held ADDR when its
+monitor started: the monitor logs only changes.
 """
 import re
 import sys
@@ -19,8 +22,10 @@ def ms(stamp):
 
 def main(argv):
     addr, nodes = argv[1], [a.split(":") for a in argv[2:]]
-    evs, logs = [], []
-    for node, mon, ha in nodes:
+    evs, logs, held = [], [], {}
+    for spec, mon, ha in nodes:
+        node, _, h0 = spec.partition("=")
+        held[node] = h0 == "1"
         for line in open(mon, errors="replace"):
             m = ADDR.match(line)
             if m and m.group(3) == addr:
@@ -30,7 +35,6 @@ def main(argv):
             if m and "real server" not in line and "Real server" not in line:
                 logs.append((ms(m.group(1)), node, line.rstrip()[:220]))
     evs.sort()
-    held = {n[0]: False for n in nodes}
     start, shown = None, 0
     for t, node, up in evs:
         held[node] = up

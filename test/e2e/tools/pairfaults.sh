@@ -284,7 +284,7 @@ pf_ping_partition() {
 	# and both directors' log lines around it (ms stamps, one clock), to
 	# tell a real overlap from the monitors' lag.
 	if [ "${PF_DOUBLE_N:-0}" != 0 ] || [ "${PF_DOUBLE_SKEW_N:-0}" != 0 ]; then
-		python3 "$E2E_DIR/tools/doubles.py" $VIP a:"$PF_W/a.mon":/tmp/e2e/ha-a/ha.log b:"$PF_W/b.mon":/tmp/e2e/ha-b/ha.log 2>&1 |
+		python3 "$E2E_DIR/tools/doubles.py" $VIP a=$PF_HELD_A:"$PF_W/a.mon":/tmp/e2e/ha-a/ha.log b=$PF_HELD_B:"$PF_W/b.mon":/tmp/e2e/ha-b/ha.log 2>&1 |
 			head -n 80 | sed 's/^/    | /'
 	fi
 	echo "    ping partition: hand-over ${PF_HANDOVER} ms, back ${PF_RETURN} ms after the heal; two holders ${PF_DOUBLE_N} times, ${PF_DOUBLE_SKEW_N} more within the monitors' skew (${PF_DOUBLE} ms in all), longest without a holder ${PF_NONE_MAX} ms, final $PF_FINAL, ARP to B after A had it back: $PF_GARP"
