@@ -50,7 +50,7 @@ for n in a b; do
 		interface = "eth1"
 		sync_id = 7
 		settle_min = "5s"
-		settle_quiet = "3s"
+		settle_quiet = "8s"
 		settle_max = "30s"
 		[sync.sysctl]
 		sync_threshold = "3 10"

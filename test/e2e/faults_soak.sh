@@ -151,8 +151,16 @@ test_soak() {
 	nmax=$(pf_fig "$fig" none_max_ms)
 	changes=$(pf_fig "$fig" changes)
 	echo "FIGURE soak $MIN min, $N reals, $(cut -d' ' -f1 "$W/flaps") real state changes, $standbys standbys + $kills SIGKILLs: stretches with two holders $dn (and $(pf_fig "$fig" double_skew_n) within the monitors' ${PF_HANDSHAKE_SKEW_MS} ms skew at a standby handshake; longest $(pf_fig "$fig" double_max_ms) ms), without a holder > ${GAP} ms $none_over (longest ${nmax} ms), $changes address events"
-	assert_eq "soak: no stretch with two holders" "$dn" 0
-	[ "$dn" = 0 ] || python3 "$E2E_DIR/tools/doubles.py" $VIP a=$HELD_A:"$PF_W/a.mon":/tmp/e2e/ha-a/ha.log b=$HELD_B:"$PF_W/b.mon":/tmp/e2e/ha-b/ha.log | head -n 400 | sed 's/^/    | /'
+	# Overlaps the monitors show are checked against the directors' logs
+	# (tools/doubles.py): only those the logs do not order count.
+	local unproven=0 d
+	if [ "$dn" != 0 ] || [ "$(pf_fig "$fig" double_skew_n)" != 0 ]; then
+		d=$(python3 "$E2E_DIR/tools/doubles.py" $VIP a=$HELD_A:"$PF_W/a.mon":/tmp/e2e/ha-a/ha.log b=$HELD_B:"$PF_W/b.mon":/tmp/e2e/ha-b/ha.log 2>&1)
+		head -n 400 <<< "$d" | sed 's/^/    | /'
+		unproven=$(pf_fig "$(tail -n 1 <<< "$d")" unproven)
+	fi
+	echo "FIGURE soak overlaps the directors' logs do not order: ${unproven:-unknown}"
+	assert_eq "soak: no stretch with two holders (that the directors' logs do not order)" "${unproven:-unknown}" 0
 	echo "    VIP events:"
 	cat "$PF_W/a.mon" | grep "inet $VIP/" | sed 's/^/    a /' | head -n 100
 	cat "$PF_W/b.mon" | grep "inet $VIP/" | sed 's/^/    b /' | head -n 100

@@ -246,7 +246,7 @@ pf_monitor_skew() {
 # starts, and the monitors stamp events in user space), PF_NONE_MAX (longest stretch without a holder), PF_FINAL, PF_GARP
 # (gratuitous ARPs pointing the client at B after A had it back).
 pf_ping_partition() {
-	PF_HANDOVER=timeout PF_RETURN=timeout PF_GARP=unknown PF_DOUBLE_N=unknown PF_DOUBLE=unknown PF_NONE_MAX=unknown
+	PF_HANDOVER=timeout PF_RETURN=timeout PF_GARP=unknown PF_DOUBLE_N=unknown PF_DOUBLE=unknown PF_NONE_MAX=unknown PF_UNPROVEN=unknown
 	pf_pair_steady || { echo "    ping partition: pair not steady"; PF_FINAL=unsteady; return 1; }
 	# Both must see the ping node before the cut, or the counts say nothing.
 	local n
@@ -280,14 +280,19 @@ pf_ping_partition() {
 	PF_NONE_MAX=$(pf_fig "$fig" none_max_ms)
 	PF_FINAL=$(pf_fig "$fig" final)
 	PF_GARP=$(pf_arps_to "$PF_W/cli.neigh" "$mac_b" $((tr + 200)))
-	# Any overlap, within the skew allowance or not: the address events
-	# and both directors' log lines around it (ms stamps, one clock), to
-	# tell a real overlap from the monitors' lag.
+	# Any overlap the monitors show, within the skew allowance or not, is
+	# checked against both directors' log lines (ms stamps, one clock):
+	# PF_UNPROVEN counts those the logs do not order (release logged done
+	# before the acquisition began); each is printed with its events.
+	PF_UNPROVEN=0
 	if [ "${PF_DOUBLE_N:-0}" != 0 ] || [ "${PF_DOUBLE_SKEW_N:-0}" != 0 ]; then
-		python3 "$E2E_DIR/tools/doubles.py" $VIP a=$PF_HELD_A:"$PF_W/a.mon":/tmp/e2e/ha-a/ha.log b=$PF_HELD_B:"$PF_W/b.mon":/tmp/e2e/ha-b/ha.log 2>&1 |
-			head -n 80 | sed 's/^/    | /'
+		local d
+		d=$(python3 "$E2E_DIR/tools/doubles.py" $VIP a=$PF_HELD_A:"$PF_W/a.mon":/tmp/e2e/ha-a/ha.log b=$PF_HELD_B:"$PF_W/b.mon":/tmp/e2e/ha-b/ha.log 2>&1)
+		head -n 80 <<< "$d" | sed 's/^/    | /'
+		PF_UNPROVEN=$(pf_fig "$(tail -n 1 <<< "$d")" unproven)
+		[ -n "$PF_UNPROVEN" ] || PF_UNPROVEN=unknown
 	fi
-	echo "    ping partition: hand-over ${PF_HANDOVER} ms, back ${PF_RETURN} ms after the heal; two holders ${PF_DOUBLE_N} times, ${PF_DOUBLE_SKEW_N} more within the monitors' skew (${PF_DOUBLE} ms in all), longest without a holder ${PF_NONE_MAX} ms, final $PF_FINAL, ARP to B after A had it back: $PF_GARP"
+	echo "    ping partition: hand-over ${PF_HANDOVER} ms, back ${PF_RETURN} ms after the heal; the monitors show two holders ${PF_DOUBLE_N} times, ${PF_DOUBLE_SKEW_N} more within their skew (${PF_DOUBLE} ms in all), of which the directors' logs do not order $PF_UNPROVEN; longest without a holder ${PF_NONE_MAX} ms, final $PF_FINAL, ARP to B after A had it back: $PF_GARP"
 }
 
 # pf_lossy PCT SECS: A holding, both links of both directors lose PCT % of

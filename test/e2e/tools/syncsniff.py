@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""syncsniff.py IFADDR [GROUP [PORT]]: prints every IPVS connection sync
+"""syncsniff.py IFNAME [GROUP [PORT]]: prints every IPVS connection sync
 message (protocol version 1) that reaches the multicast group on the
-interface with address IFADDR, one line per message:
+interface IFNAME, one line per message:
 
     MS syncid=N conns=C CPORT:STATE CPORT:STATE ...
 
@@ -13,7 +13,7 @@ import struct
 import sys
 import time
 
-ifaddr = sys.argv[1]
+ifname = sys.argv[1]
 group = sys.argv[2] if len(sys.argv) > 2 else "224.0.0.81"
 port = int(sys.argv[3]) if len(sys.argv) > 3 else 8848
 # The kernel's TCP states (ip_vs_tcp_state_name order).
@@ -23,8 +23,10 @@ STATES = ["NONE", "EST", "SYN_SENT", "SYN_RECV", "FIN_WAIT", "TIME_WAIT", "CLOSE
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((group, port))
+# struct ip_mreqn: group, local address (any), interface index.
 s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
-             socket.inet_aton(group) + socket.inet_aton(ifaddr))
+             struct.pack("=4s4si", socket.inet_aton(group), socket.inet_aton("0.0.0.0"),
+                         socket.if_nametoindex(ifname)))
 while True:
     msg = s.recv(65536)
     ms = int(time.time() * 1000)
