@@ -10,6 +10,6 @@
 flap_setup
 
 test_flapping_reals() {
-	flap_run ${E2E_FLAP_SECS:-90} 10
+	flap_run ${E2E_FLAP_SECS:-60} 10
 	flap_verdicts
 }
