@@ -176,6 +176,11 @@ running() {
 	return 0
 }
 
+# synced FROM TO: every ESTABLISHED connection FROM's table has for the
+# VIP is ESTABLISHED in TO's (the backup) too.
+est() { ip netns exec "$1" ipvsadm -Lnc | awk -v v=$VIP:80 '$3 == "ESTABLISHED" && $5 == v { print $4 }' | sort -u; }
+synced() { [ -z "$(comm -23 <(est "$1") <(est "$2"))" ]; }
+
 # crash_a: A dies as a box does: SIGKILL of its directord and its links
 # down, so nothing reaches or leaves it any more. (Removing its addresses
 # and table is not enough: its kernel's connection entries would go on
@@ -306,6 +311,11 @@ test_standby_takeover_round_trip() {
 	clients_start rt big3.bin $n 24
 	diag "before standby"
 	check "every client still running at the standby" running rt $n
+	# A planned hand-over stops the master, and the kernel then drops what
+	# it had not sent yet (it sends every ~3 s): connections younger than
+	# that are not on the peer. Not fixed yet (README); wait for them here.
+	wait_until 10000 synced dir dir2 && pass "B's backup has A's connections before the standby (${WAITED_MS} ms)" ||
+		fail "B's backup has A's connections" "A: $(est dir | tr '\n' ' ') B: $(est dir2 | tr '\n' ' ')"
 	check "standby on A" $CTL --socket /tmp/e2e/a.sock standby
 	wait_until 15000 holds dir2 $VIP && pass "standby: B holds the VIP" || fail "standby" "$(tail -n 20 /tmp/e2e/ha-a/ha.log)"
 	sleep 2
@@ -328,6 +338,8 @@ test_graceful_stop_keeps_connections() {
 	holds dir $VIP || { fail "A holds the group" ""; return 0; }
 	clients_start gs big3.bin $n 24
 	check "every client still running at the stop" running gs $n
+	wait_until 10000 synced dir dir2 && pass "B's backup has A's connections before the stop (${WAITED_MS} ms)" ||
+		fail "B's backup has A's connections" "A: $(est dir | tr '\n' ' ') B: $(est dir2 | tr '\n' ' ')"
 	t0=$(now_ms)
 	bg_stop dda
 	wait_until 15000 holds dir2 $VIP && pass "B took the VIP $(($(now_ms) - t0)) ms after SIGTERM of A" || fail "takeover after SIGTERM" "$(tail -n 20 /tmp/e2e/ha-b/ha.log)"
