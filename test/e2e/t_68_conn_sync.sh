@@ -201,6 +201,19 @@ crash_a() {
 	ip netns exec dir ipvsadm -C
 }
 
+# kill_a TAG N PREFIX: with TAG's N clients running, A crashes; B takes the
+# VIP. Both tables are logged before and after.
+kill_a() {
+	local t0
+	diag "${3}before the kill"
+	check "${3}every client still running at the kill" running "$1" "$2"
+	t0=$(now_ms)
+	crash_a
+	wait_until 10000 holds dir2 $VIP && pass "${3}B took the VIP $(($(now_ms) - t0)) ms after SIGKILL of A" || fail "takeover" "$(ip -n dir2 addr)"
+	sleep 2
+	diag "${3}after the kill"
+}
+
 # revive_a: A's links come back (its directord is started by the caller).
 revive_a() {
 	ip -n dir link set eth0 up
@@ -215,18 +228,12 @@ pair_ready() {
 }
 
 test_sync_off_connections_die() {
-	local n=3 t0
+	local n=3
 	dd_start a dir; dd_start b dir2
 	pair_ready
 	expect_daemons dir "sync off, A holds" ""
 	clients_start off big3.bin $n 12
-	diag "sync off, before the kill"
-	check "sync off: every client still running at the kill" running off $n
-	t0=$(now_ms)
-	crash_a
-	wait_until 10000 holds dir2 $VIP && pass "sync off: B took the VIP $(($(now_ms) - t0)) ms after SIGKILL of A" || fail "takeover" "$(ip -n dir2 addr)"
-	sleep 2
-	diag "sync off, after the kill"
+	kill_a off $n "sync off: "
 	verdict off big3.bin $n "the takeover with sync off (they die)" 0
 	wait_until 5000 served && pass "sync off: new connections are served by B" || fail "served by B" ""
 	bg_stop ddb
@@ -235,7 +242,7 @@ test_sync_off_connections_die() {
 }
 
 test_sync_on_sigkill() {
-	local n=3 t0 st
+	local n=3 st
 	dd_start a dir --settings $SYNC; dd_start b dir2 --settings $SYNC
 	pair_ready
 	expect_daemons dir "A holds the group" "backup:eth1:7 master:eth1:7"
@@ -253,13 +260,7 @@ test_sync_on_sigkill() {
 	wait_until 5000 sh -c "[ \$(ip netns exec dir2 ipvsadm -Lnc | grep -c '$VIP:80') -ge $((2 * n)) ]" &&
 		pass "B's backup has A's $((2 * n)) connections before the kill ($(ip netns exec dir2 ipvsadm -Lnc | grep -c "$VIP:80") entries, $(ip netns exec dir2 ipvsadm -Lnc | grep -c ESTABLISHED) established)" ||
 		fail "B's backup has A's connections" "$(ip netns exec dir2 ipvsadm -Lnc)"
-	diag "before the kill"
-	check "every client still running at the kill" running kill $n
-	t0=$(now_ms)
-	crash_a
-	wait_until 10000 holds dir2 $VIP && pass "B took the VIP $(($(now_ms) - t0)) ms after SIGKILL of A" || fail "takeover" "$(ip -n dir2 addr)"
-	sleep 2
-	diag "after the kill"
+	kill_a kill $n ""
 	expect_daemons dir2 "B took over" "backup:eth1:7 master:eth1:7"
 	verdict kill big3.bin $n "the SIGKILL takeover" $((2 * n))
 }
